@@ -1,0 +1,5 @@
+"""Lightning callbacks of gad."""
+
+from gad.callbacks.results_writer import ResultsWriter
+
+__all__ = ["ResultsWriter"]

@@ -1,0 +1,29 @@
+"""The ``gad`` command."""
+
+from __future__ import annotations
+
+import sys
+
+from gad.cli.data_command import data_main
+from gad.cli.lightning_cli import GadCLI, resolve_run_arguments
+from gad.cli.runs import NoRunError
+
+EXTRA_COMMANDS = {"data": data_main}
+
+
+def main(args: list[str] | None = None) -> None:
+    """Entry point of the ``gad`` console script (also ``python -m gad``)."""
+    argv = list(sys.argv[1:] if args is None else args)
+    if argv and argv[0] in EXTRA_COMMANDS:
+        EXTRA_COMMANDS[argv[0]](argv[1:])
+        return
+    try:
+        argv = resolve_run_arguments(argv)
+    except NoRunError as err:
+        sys.exit(f"gad: {err}")
+    # DDP launches the other processes with sys.argv: give them the resolved arguments too.
+    sys.argv = [sys.argv[0], *argv]
+    GadCLI()
+
+
+__all__ = ["GadCLI", "main"]

@@ -1,0 +1,84 @@
+"""Torch Datasets over a samples table: plain evaluation items, or training items built by a method's pipeline."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from torch.utils.data import Dataset
+
+from gad.data.images import ResizeToTensor, read_mask, read_rgb
+
+
+class AnomalyDataset(Dataset):
+    """Rows of a samples table as resized [0, 1] tensors; masks of normal images are all zeros.
+
+    Args:
+        samples: a table with ``gad.data.sources.SAMPLE_COLUMNS``.
+        image_size: side of the square tensors.
+        with_masks: give masks (datasets with pixel annotations) or ``None``.
+    """
+
+    def __init__(self, samples: pd.DataFrame, image_size: int, with_masks: bool) -> None:
+        self.samples = samples.reset_index(drop=True)
+        self.with_masks = with_masks
+        self.transform = ResizeToTensor(image_size)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        row = self.samples.iloc[index]
+        image = read_rgb(row["path"])
+        mask = None
+        if self.with_masks:
+            has_mask = isinstance(row["mask_path"], str)
+            mask = read_mask(row["mask_path"]) if has_mask else np.zeros(image.shape[:2], dtype=np.uint8)
+            if mask.shape != image.shape[:2]:
+                raise ValueError(
+                    f"Mask {row['mask_path']} is {mask.shape[1]}x{mask.shape[0]} but image {row['path']} is "
+                    f"{image.shape[1]}x{image.shape[0]}: masks must be aligned with their images."
+                )
+        tensor, mask_tensor = self.transform(image, mask)
+        return {
+            "image": tensor,
+            "mask": mask_tensor,
+            "label": int(row["label"]),
+            "category": row["category"],
+            "defect": row["defect"],
+            "path": row["path"],
+        }
+
+
+class TrainingPipeline(ABC):
+    """How a method turns training rows into training items (synthetic anomalies, support images, ...).
+
+    Items are dicts with the ``Batch`` fields (``image``, ``mask``, ``label``, ``category``, ``defect``, ``path``
+    and optionally ``support``). Runs in the DataLoader workers, so it may use numpy/albumentations freely.
+    """
+
+    def setup(self, samples: pd.DataFrame, image_size: int) -> None:
+        """Called once with the training table before the first item."""
+        self.samples = samples.reset_index(drop=True)
+        self.image_size = image_size
+
+    @abstractmethod
+    def item(self, index: int) -> dict[str, Any]:
+        """The training item of row ``index``."""
+
+
+class PipelineDataset(Dataset):
+    """Training rows through a ``TrainingPipeline``."""
+
+    def __init__(self, samples: pd.DataFrame, image_size: int, pipeline: TrainingPipeline) -> None:
+        self.pipeline = pipeline
+        self.length = len(samples)
+        pipeline.setup(samples, image_size)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return self.pipeline.item(index)

@@ -1,0 +1,77 @@
+"""The samples table every dataset reader produces, and its validation."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+import pandas as pd
+
+SAMPLE_COLUMNS = ("path", "category", "split", "label", "defect", "mask_path")
+
+
+class DataLayoutError(FileNotFoundError):
+    """A dataset folder that does not match the layout its reader expects."""
+
+
+class SampleSource(ABC):
+    """A dataset on disk, read into a table with columns ``SAMPLE_COLUMNS``.
+
+    ``split`` is ``train`` (normal images only: the pool that references are drawn from) or ``test``;
+    ``label`` is 1 for anomalous images; ``mask_path`` is ``None`` where there is no pixel annotation.
+
+    Args:
+        root: the dataset folder.
+        categories: the categories to use, default all found.
+        name: the dataset's name in reports and manifests, default the reader's own.
+    """
+
+    default_name: str = "dataset"
+    layout_help: str = ""
+
+    def __init__(self, root: str, categories: list[str] | None = None, name: str | None = None) -> None:
+        self.root = Path(root).expanduser()
+        self.categories = list(categories) if categories else None
+        self.name = name or self.default_name
+        self._samples: pd.DataFrame | None = None
+
+    def prepare(self) -> None:
+        """Create the data if this reader can (generated sets); readers of downloaded sets do nothing."""
+
+    @property
+    @abstractmethod
+    def has_masks(self) -> bool:
+        """Whether anomalous test images come with pixel masks."""
+
+    @abstractmethod
+    def read(self) -> pd.DataFrame:
+        """Rows of all categories found under ``root``."""
+
+    def samples(self) -> pd.DataFrame:
+        """The validated table restricted to the chosen categories (read once)."""
+        if self._samples is None:
+            if not self.root.is_dir():
+                raise DataLayoutError(f"{self.name}: data folder {self.root} does not exist. {self.layout_help}")
+            table = self.read()
+            self._samples = self._select(table)
+        return self._samples
+
+    def _select(self, table: pd.DataFrame) -> pd.DataFrame:
+        missing_columns = set(SAMPLE_COLUMNS) - set(table.columns)
+        if missing_columns:
+            raise ValueError(f"{type(self).__name__}.read() lost columns {sorted(missing_columns)}")
+        found = sorted(table["category"].unique())
+        if not found:
+            raise DataLayoutError(f"{self.name}: no category found in {self.root}. {self.layout_help}")
+        if self.categories is not None:
+            unknown = sorted(set(self.categories) - set(found))
+            if unknown:
+                raise DataLayoutError(f"{self.name}: categories {unknown} not found in {self.root}; found {found}.")
+            table = table[table["category"].isin(self.categories)]
+        return table.sort_values(["category", "split", "path"], kind="stable").reset_index(drop=True)
+
+    def category_names(self) -> list[str]:
+        return sorted(self.samples()["category"].unique())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, root='{self.root}')"

@@ -1,0 +1,168 @@
+"""Frozen open_clip CLIP shared by every method: tapped patch tokens, the image embedding and text embeddings."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import open_clip
+import torch
+from torch import Tensor, nn
+
+from gad.models.components.pretrained import resolve_pretrained
+
+MODEL_CONFIG_DIR = Path(__file__).parent / "model_configs"
+open_clip.add_model_config(MODEL_CONFIG_DIR)
+
+
+class UnknownModelError(ValueError):
+    """Raised for a model name that open_clip does not know."""
+
+
+@dataclass
+class BackboneFeatures:
+    """What a method needs from one image batch.
+
+    patch_tokens: one (B, N, width) tensor per tapped layer, the raw residual stream (before ``ln_post``,
+        not projected), CLS dropped, as DictAS and InCTRL use them.
+    embedding: (B, D) projected image embedding, L2-normalised; ``None`` when not requested.
+    """
+
+    patch_tokens: list[Tensor]
+    embedding: Tensor | None
+    grid: tuple[int, int]
+
+
+@dataclass
+class ClipConfig:
+    """Which CLIP to build; a plain dataclass so configs and checkpoints hold settings, never weights.
+
+        model_name: any open_clip model name, e.g. ``ViT-L-14-336`` or the shipped ``gad-tiny-vit``.
+        pretrained: an open_clip tag (``openai``, ``laion400m_e32``, ...), a local checkpoint file, or
+            ``None`` for random initialisation (tests and the quickstart).
+        layers: tapped transformer blocks, 1-based as in the papers (DictAS 6/12/18/24, InCTRL 7/9/11).
+        image_size: input size; differs from the model's native size by resizing the position embedding.
+        quick_gelu: activation of the MLPs. ``None`` follows the weights (QuickGELU for OpenAI weights);
+            ``False`` runs OpenAI weights with exact GELU, as the DictAS authors did.
+        cache_dir: where downloaded weights live (default: the Hugging Face cache).
+    """
+
+    model_name: str = "ViT-L-14-336"
+    pretrained: str | None = "openai"
+    layers: list[int] = field(default_factory=lambda: [6, 12, 18, 24])
+    image_size: int | None = None
+    quick_gelu: bool | None = None
+    cache_dir: str | None = None
+
+
+class ClipBackbone(nn.Module):
+    """A frozen open_clip model that always stays in eval mode and never builds a graph."""
+
+    def __init__(self, config: ClipConfig) -> None:
+        super().__init__()
+        model_name, pretrained, layers = config.model_name, config.pretrained, config.layers
+        image_size, quick_gelu, cache_dir = config.image_size, config.quick_gelu, config.cache_dir
+        _check_model_name(model_name)
+        weights = resolve_pretrained(model_name, pretrained, cache_dir)
+        if quick_gelu is None:
+            quick_gelu = weights.quick_gelu
+        if not quick_gelu and model_name.endswith("-quickgelu"):
+            raise ValueError(
+                f"model_name={model_name!r} has QuickGELU built in but quick_gelu=False was asked: "
+                f"use {model_name.removesuffix('-quickgelu')!r} for exact GELU."
+            )
+        self.model_name = model_name
+        self.pretrained = weights.describe()
+        self.is_pretrained = weights.source is not None
+        self.model = weights.load(
+            lambda source: open_clip.create_model(
+                model_name,
+                pretrained=source,
+                force_quick_gelu=quick_gelu,
+                force_image_size=image_size,
+                cache_dir=cache_dir,
+                pretrained_text=False,
+                require_pretrained=source is not None,
+            )
+        )
+        if not hasattr(self.model.visual, "forward_intermediates") or not hasattr(self.model.visual, "transformer"):
+            raise ValueError(f"{model_name!r} has no ViT image tower; gad needs a ViT to tap patch tokens.")
+        self.layers = _check_layers(layers, len(self.model.visual.transformer.resblocks), model_name)
+        self.quick_gelu = quick_gelu
+        self.tokenizer = open_clip.get_tokenizer(model_name)
+        self.register_buffer("mean", torch.tensor(self.model.visual.image_mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(self.model.visual.image_std).view(1, 3, 1, 1), persistent=False)
+        self.requires_grad_(False)
+        self.model.eval()
+
+    @property
+    def image_size(self) -> int:
+        size = self.model.visual.image_size
+        return int(size[0] if isinstance(size, Sequence) else size)
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        return tuple(int(g) for g in self.model.visual.grid_size)  # type: ignore[return-value]
+
+    @property
+    def width(self) -> int:
+        """Channels of the tapped patch tokens."""
+        return int(self.model.visual.transformer.width)
+
+    @property
+    def embed_dim(self) -> int:
+        """Channels of the joint image/text embedding."""
+        return int(self.model.text_projection.shape[1])
+
+    def train(self, mode: bool = True) -> ClipBackbone:
+        """Stay in eval mode: the backbone is frozen, dropout and batch statistics must not change."""
+        super().train(False)
+        return self
+
+    @torch.no_grad()
+    def forward(self, images: Tensor, embedding: bool = False) -> BackboneFeatures:
+        """Encode images with values in [0, 1]; the backbone's own mean/std normalisation is applied here."""
+        x = (images - self.mean.to(images.dtype)) / self.std.to(images.dtype)
+        out = self.model.visual.forward_intermediates(
+            x,
+            indices=[layer - 1 for layer in self.layers],
+            stop_early=not embedding,
+            normalize_intermediates=False,
+            intermediates_only=not embedding,
+            output_fmt="NLC",
+            output_extra_tokens=False,
+        )
+        pooled = out.get("image_features") if embedding else None
+        if pooled is not None:
+            pooled = nn.functional.normalize(pooled, dim=-1)
+        return BackboneFeatures(patch_tokens=list(out["image_intermediates"]), embedding=pooled, grid=self.grid)
+
+    @torch.no_grad()
+    def encode_text(self, texts: list[str]) -> Tensor:
+        """L2-normalised text embeddings (N, D)."""
+        tokens = self.tokenizer(texts).to(self.mean.device)
+        return nn.functional.normalize(self.model.encode_text(tokens), dim=-1)
+
+
+def _check_model_name(model_name: str) -> None:
+    known = open_clip.list_models()
+    if model_name in known:
+        return
+    close = difflib.get_close_matches(model_name, known, n=5, cutoff=0.5)
+    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    raise UnknownModelError(
+        f"Unknown CLIP model {model_name!r}.{hint} Any name of open_clip.list_models() works, plus the tiny test "
+        f"configs shipped in {MODEL_CONFIG_DIR} ({', '.join(sorted(p.stem for p in MODEL_CONFIG_DIR.glob('*.json')))})."
+    )
+
+
+def _check_layers(layers: Sequence[int], depth: int, model_name: str) -> tuple[int, ...]:
+    layers = tuple(int(layer) for layer in layers)
+    if not layers or any(not 1 <= layer <= depth for layer in layers) or len(set(layers)) != len(layers):
+        raise ValueError(
+            f"layers={list(layers)} is not valid for {model_name!r}: give distinct 1-based block numbers "
+            f"between 1 and {depth} (e.g. DictAS uses 6,12,18,24 of ViT-L-14-336)."
+        )
+    return layers

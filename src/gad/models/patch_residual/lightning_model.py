@@ -1,0 +1,37 @@
+"""Lightning wiring of the training-free patch-residual baseline."""
+
+from __future__ import annotations
+
+from lightning.pytorch.utilities import rank_zero_info
+
+from gad.data.batch import Batch
+from gad.models.base import FewShotAnomalyModule
+from gad.models.components.clip_backbone import ClipBackbone, ClipConfig
+from gad.models.patch_residual.torch_model import PatchResidualModel
+
+
+class PatchResidual(FewShotAnomalyModule):
+    """Training-free baseline: ``fit`` only validates on the auxiliary set and records the run.
+
+    Args:
+        backbone: which CLIP to build and which layers to tap.
+        sigma: Gaussian smoothing of the anomaly map, in pixels.
+    """
+
+    def __init__(self, backbone: ClipConfig | None = None, sigma: float = 4.0) -> None:
+        super().__init__()
+        if isinstance(backbone, dict):  # hyperparameters read back from a checkpoint
+            backbone = ClipConfig(**backbone)
+        backbone = backbone or ClipConfig()
+        self.save_hyperparameters()
+        self.model = PatchResidualModel(ClipBackbone(backbone), sigma=sigma)
+
+    def on_fit_start(self) -> None:
+        rank_zero_info("gad: PatchResidual has nothing to train; fit validates on the auxiliary set and saves the run.")
+
+    def training_step(self, batch: Batch, batch_idx: int) -> None:
+        """Nothing to learn: returning None makes Lightning skip the optimisation step."""
+        return None
+
+    def configure_optimizers(self) -> None:
+        return None

@@ -1,0 +1,43 @@
+"""Nearest-neighbour patch residuals: each query patch against every patch of the K references.
+
+The simplest honest few-shot scorer on the shared CLIP features (the patch-level residual of InCTRL and the
+few-shot memory bank of PatchCore-style methods without any training), and a baseline for benchmark tables.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from gad.models.components.anomaly_map import upsample_and_smooth
+from gad.models.components.clip_backbone import ClipBackbone
+from gad.models.components.few_shot import AnomalyPrediction, FewShotModel
+
+
+class PatchResidualModel(FewShotModel):
+    """Anomaly map = mean over tapped layers of (1 - max cosine similarity to any reference patch) / 2.
+
+    Args:
+        backbone: the frozen CLIP.
+        sigma: Gaussian smoothing of the upsampled map, in pixels.
+    """
+
+    def __init__(self, backbone: ClipBackbone, sigma: float = 4.0) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.sigma = sigma
+
+    def encode_references(self, images: Tensor, category: str) -> list[Tensor]:
+        """Per layer, the (K * N, C) normalised patch tokens of all references as one memory."""
+        tokens = self.backbone(images).patch_tokens
+        return [nn.functional.normalize(t.flatten(0, 1), dim=-1) for t in tokens]
+
+    def predict(self, images: Tensor, references: list[Tensor], category: str) -> AnomalyPrediction:
+        features = self.backbone(images)
+        residuals = []
+        for query, memory in zip(features.patch_tokens, references):
+            similarity = nn.functional.normalize(query, dim=-1) @ memory.T  # (B, N, K*N)
+            residuals.append((1.0 - similarity.amax(dim=-1)) / 2.0)
+        patch_scores = torch.stack(residuals).mean(dim=0).unflatten(1, features.grid)
+        anomaly_map = upsample_and_smooth(patch_scores, images.shape[-1], self.sigma)
+        return AnomalyPrediction(score=anomaly_map.flatten(1).amax(dim=1), anomaly_map=anomaly_map)
