@@ -6,7 +6,7 @@ import sys
 
 from gad.cli.data_command import data_main
 from gad.cli.lightning_cli import GadCLI, resolve_run_arguments
-from gad.cli.runs import NoRunError
+from gad.errors import GadError
 
 EXTRA_COMMANDS = {"data": data_main}
 
@@ -19,11 +19,11 @@ def main(args: list[str] | None = None) -> None:
         return
     try:
         argv = resolve_run_arguments(argv)
-    except NoRunError as err:
-        sys.exit(f"gad: {err}")
-    # DDP launches the other processes with sys.argv: give them the resolved arguments too.
-    sys.argv = [sys.argv[0], *argv]
-    GadCLI()
+        # DDP launches the other processes with sys.argv: give them the resolved arguments too.
+        sys.argv = [sys.argv[0], *argv]
+        GadCLI()
+    except GadError as err:
+        sys.exit(f"gad: error: {err}")
 
 
 __all__ = ["GadCLI", "main"]

@@ -6,12 +6,14 @@ import os
 from datetime import datetime
 from pathlib import Path
 
+from gad.errors import GadError
+
 RUNS_ENV = "GAD_RUNS_DIR"
 OUTPUT_ENV = "GAD_OUTPUT_DIR"  # hands the folder chosen by rank 0 to the DDP processes it launches
 CONFIG_NAME = "config.yaml"
 
 
-class NoRunError(FileNotFoundError):
+class NoRunError(GadError, FileNotFoundError):
     """No finished run to pick."""
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from torch.utils.data import Dataset
 
+from gad.errors import ConfigError
 from gad.data.images import ResizeToTensor, read_mask, read_rgb
 
 
@@ -37,7 +38,7 @@ class AnomalyDataset(Dataset):
             has_mask = isinstance(row["mask_path"], str)
             mask = read_mask(row["mask_path"]) if has_mask else np.zeros(image.shape[:2], dtype=np.uint8)
             if mask.shape != image.shape[:2]:
-                raise ValueError(
+                raise ConfigError(
                     f"Mask {row['mask_path']} is {mask.shape[1]}x{mask.shape[0]} but image {row['path']} is "
                     f"{image.shape[1]}x{image.shape[0]}: masks must be aligned with their images."
                 )

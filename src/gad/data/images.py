@@ -11,10 +11,12 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from gad.errors import GadError
+
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"})
 
 
-class ImageReadError(OSError):
+class ImageReadError(GadError, OSError):
     """An image or mask file that cannot be decoded."""
 
 

@@ -31,6 +31,8 @@ import numpy as np
 from PIL import Image
 from skimage import data as skdata
 
+from gad.errors import GadError
+
 __all__ = [
     "AUXILIARY_CATEGORIES",
     "CATEGORIES",
@@ -38,6 +40,7 @@ __all__ = [
     "FORMAT_VERSION",
     "MARKER_NAME",
     "MIN_MASK_FRACTION",
+    "QuickstartFolderError",
     "TARGET_CATEGORIES",
     "defect_sample",
     "draw_defect",
@@ -53,6 +56,11 @@ AUXILIARY_CATEGORIES: tuple[str, ...] = ("brick", "grass", "coffee")
 TARGET_CATEGORIES: tuple[str, ...] = ("gravel", "chelsea", "coins")
 CATEGORIES: tuple[str, ...] = AUXILIARY_CATEGORIES + TARGET_CATEGORIES
 DEFECT_TYPES: tuple[str, ...] = ("scratch", "stain", "hole", "patch")
+
+
+class QuickstartFolderError(GadError, FileExistsError):
+    """The quickstart root holds something the generator did not make (or made with other parameters)."""
+
 
 MARKER_NAME = ".gad_quickstart.json"
 # Bump whenever a change would alter generated pixels, so stale datasets are detected.
@@ -429,7 +437,7 @@ def generate_quickstart(
     params.validate()
     root = Path(root).expanduser().absolute()
     if root.exists() and not _is_empty_dir(root):
-        raise FileExistsError(f"{root} already exists; delete it or choose another root for the quickstart dataset")
+        raise QuickstartFolderError(f"{root} already exists; delete it or choose another root for the quickstart dataset")
     root.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".partial", dir=root.parent))
     try:
@@ -467,7 +475,7 @@ def ensure_quickstart(
 ) -> Path:
     """Return ``root`` holding the requested dataset, generating it only if ``root`` does not exist yet.
 
-    Raises ``FileExistsError`` if ``root`` holds anything else (no marker, or a marker with other
+    Raises ``QuickstartFolderError`` (a ``FileExistsError``) if ``root`` holds anything else (no marker, or a marker with other
     parameters), rather than guessing whether it is safe to replace.
     """
     params = _Params(seed, image_size, n_train, n_test_good, n_test_per_defect)
@@ -477,7 +485,7 @@ def ensure_quickstart(
         return generate_quickstart(root, **asdict(params))
     differences = _marker_differences(root, params)
     if differences:
-        raise FileExistsError(
+        raise QuickstartFolderError(
             f"{root} exists but does not hold the requested quickstart dataset: "
             + "; ".join(differences)
             + f". Delete {root} to regenerate it, or choose another root."

@@ -15,10 +15,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gad.errors import GadError
+
 MANIFEST_VERSION = 1
 
 
-class ReferenceSelectionError(ValueError):
+class ReferenceSelectionError(GadError, ValueError):
     """References that cannot be drawn or a manifest that does not fit the data."""
 
 

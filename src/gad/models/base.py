@@ -10,6 +10,7 @@ from lightning.pytorch.utilities import rank_zero_info
 
 from gad.data.batch import Batch
 from gad.data.datamodule import EvalStage, FewShotDataModule
+from gad.errors import ConfigError
 from gad.metrics.anomaly_metrics import MEAN, AnomalyMetrics
 from gad.models.components.clip_backbone import ClipBackbone
 from gad.models.components.few_shot import AnomalyPrediction, FewShotModel
@@ -40,7 +41,7 @@ class FewShotAnomalyModule(pl.LightningModule):
     def setup(self, stage: str) -> None:
         datamodule = getattr(self.trainer, "datamodule", None)
         if isinstance(datamodule, FewShotDataModule) and datamodule.image_size != self.backbone.image_size:
-            raise ValueError(
+            raise ConfigError(
                 f"data.image_size={datamodule.image_size} but the backbone {self.backbone.model_name!r} takes "
                 f"{self.backbone.image_size} px: set --data.image_size {self.backbone.image_size} "
                 f"(or the backbone's image_size to {datamodule.image_size})."

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from gad.errors import GadError
+
 SAMPLE_COLUMNS = ("path", "category", "split", "label", "defect", "mask_path")
 
 
-class DataLayoutError(FileNotFoundError):
+class DataLayoutError(GadError, FileNotFoundError):
     """A dataset folder that does not match the layout its reader expects."""
 
 
@@ -60,15 +62,18 @@ class SampleSource(ABC):
         missing_columns = set(SAMPLE_COLUMNS) - set(table.columns)
         if missing_columns:
             raise ValueError(f"{type(self).__name__}.read() lost columns {sorted(missing_columns)}")
-        found = sorted(table["category"].unique())
-        if not found:
-            raise DataLayoutError(f"{self.name}: no category found in {self.root}. {self.layout_help}")
+        self.check_categories(sorted(table["category"].unique()))
         if self.categories is not None:
-            unknown = sorted(set(self.categories) - set(found))
-            if unknown:
-                raise DataLayoutError(f"{self.name}: categories {unknown} not found in {self.root}; found {found}.")
             table = table[table["category"].isin(self.categories)]
         return table.sort_values(["category", "split", "path"], kind="stable").reset_index(drop=True)
+
+    def check_categories(self, found: list[str]) -> None:
+        """Fail unless categories were found and every requested one is among them."""
+        if not found:
+            raise DataLayoutError(f"{self.name}: no category found in {self.root}. {self.layout_help}")
+        unknown = sorted(set(self.categories or []) - set(found))
+        if unknown:
+            raise DataLayoutError(f"{self.name}: categories {unknown} not found in {self.root}; found {found}.")
 
     def category_names(self) -> list[str]:
         return sorted(self.samples()["category"].unique())

@@ -16,10 +16,24 @@ MVTEC_LAYOUT = (
 
 
 class MVTecLayout(SampleSource):
-    """``{category}/train/good``, ``{category}/test/{defect}``, ``{category}/ground_truth/{defect}/*_mask.png``."""
+    """``{category}/train/good``, ``{category}/test/{defect}``, ``{category}/ground_truth/{defect}/*_mask.png``.
+
+    Args:
+        root: the dataset folder.
+        categories: the categories to use, default all found.
+        name: the dataset's name in reports and manifests.
+        mask_suffix: what follows an image's stem in its mask's name: ``_mask`` for MVTec AD, MPDD and the
+            quickstart data, ``""`` for the MVTec-like conversions of the DictAS release (same stem, ``.png``).
+    """
 
     default_name = "mvtec"
     layout_help = MVTEC_LAYOUT
+
+    def __init__(
+        self, root: str, categories: list[str] | None = None, name: str | None = None, mask_suffix: str = "_mask"
+    ) -> None:
+        super().__init__(root, categories, name)
+        self.mask_suffix = mask_suffix
 
     @property
     def has_masks(self) -> bool:
@@ -27,7 +41,8 @@ class MVTecLayout(SampleSource):
 
     def read(self) -> pd.DataFrame:
         folders = sorted(p.name for p in self.root.iterdir() if (p / "train").is_dir() or (p / "test").is_dir())
-        wanted = folders if self.categories is None else [c for c in self.categories if (self.root / c).is_dir()]
+        self.check_categories(folders)
+        wanted = self.categories or folders
         rows: list[dict] = []
         for category in wanted:
             rows += self._read_category(self.root / category)
@@ -50,7 +65,7 @@ class MVTecLayout(SampleSource):
         return rows
 
     def _mask_of(self, folder: Path, defect: str, image: Path) -> Path:
-        mask = folder / "ground_truth" / defect / f"{image.stem}_mask.png"
+        mask = folder / "ground_truth" / defect / f"{image.stem}{self.mask_suffix}.png"
         if not mask.is_file():
             raise DataLayoutError(f"{self.name}: anomalous image {image} has no mask; expected {mask}. {MVTEC_LAYOUT}")
         return mask

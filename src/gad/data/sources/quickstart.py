@@ -22,7 +22,7 @@ class QuickstartData(MVTecLayout):
         self, root: str = "data/quickstart", categories: list[str] | None = None, name: str | None = None,
         seed: int = 0, image_size: int = 128,
     ) -> None:
-        super().__init__(root, categories, name)
+        super().__init__(root, categories, name, mask_suffix="_mask")
         self.seed = seed
         self.image_size = image_size
 

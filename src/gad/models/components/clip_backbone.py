@@ -11,13 +11,14 @@ import open_clip
 import torch
 from torch import Tensor, nn
 
+from gad.errors import ConfigError, GadError
 from gad.models.components.pretrained import resolve_pretrained
 
 MODEL_CONFIG_DIR = Path(__file__).parent / "model_configs"
 open_clip.add_model_config(MODEL_CONFIG_DIR)
 
 
-class UnknownModelError(ValueError):
+class UnknownModelError(GadError, ValueError):
     """Raised for a model name that open_clip does not know."""
 
 
@@ -69,7 +70,7 @@ class ClipBackbone(nn.Module):
         if quick_gelu is None:
             quick_gelu = weights.quick_gelu
         if not quick_gelu and model_name.endswith("-quickgelu"):
-            raise ValueError(
+            raise ConfigError(
                 f"model_name={model_name!r} has QuickGELU built in but quick_gelu=False was asked: "
                 f"use {model_name.removesuffix('-quickgelu')!r} for exact GELU."
             )
@@ -88,7 +89,7 @@ class ClipBackbone(nn.Module):
             )
         )
         if not hasattr(self.model.visual, "forward_intermediates") or not hasattr(self.model.visual, "transformer"):
-            raise ValueError(f"{model_name!r} has no ViT image tower; gad needs a ViT to tap patch tokens.")
+            raise ConfigError(f"{model_name!r} has no ViT image tower; gad needs a ViT to tap patch tokens.")
         self.layers = _check_layers(layers, len(self.model.visual.transformer.resblocks), model_name)
         self.quick_gelu = quick_gelu
         self.tokenizer = open_clip.get_tokenizer(model_name)
@@ -161,7 +162,7 @@ def _check_model_name(model_name: str) -> None:
 def _check_layers(layers: Sequence[int], depth: int, model_name: str) -> tuple[int, ...]:
     layers = tuple(int(layer) for layer in layers)
     if not layers or any(not 1 <= layer <= depth for layer in layers) or len(set(layers)) != len(layers):
-        raise ValueError(
+        raise ConfigError(
             f"layers={list(layers)} is not valid for {model_name!r}: give distinct 1-based block numbers "
             f"between 1 and {depth} (e.g. DictAS uses 6,12,18,24 of ViT-L-14-336)."
         )

@@ -16,12 +16,14 @@ from typing import Literal
 import open_clip
 from torch import nn
 
+from gad.errors import ConfigError, GadError
+
 RANDOM_INIT = (None, "", "none", "random")
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".ckpt", ".npz")
 POINT_AT_FILE = "--model.init_args.backbone.pretrained /path/to/weights"
 
 
-class WeightsNotFoundError(FileNotFoundError):
+class WeightsNotFoundError(GadError, FileNotFoundError):
     """CLIP weights that gad was asked for cannot be found or fetched."""
 
 
@@ -66,7 +68,7 @@ def resolve_pretrained(model_name: str, pretrained: str | None, cache_dir: str |
         return WeightSource(model_name, "file", str(path), quick_gelu=_openai_file(path))
     tags = open_clip.list_pretrained_tags_by_model(model_name)
     if pretrained not in tags:
-        raise ValueError(
+        raise ConfigError(
             f"Unknown pretrained tag {pretrained!r} for CLIP model {model_name!r}; open_clip knows "
             f"{tags or 'no tags for this model'}. Pass a tag, a local file path, or null for random init."
         )

@@ -1,0 +1,34 @@
+"""Shared fixtures. The environment variables keep imports and loggers off the network."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("WANDB_MODE", "disabled")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from gad.data.quickstart import generate_quickstart  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def quickstart_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default quickstart dataset, generated once per session (read-only for tests)."""
+    return generate_quickstart(tmp_path_factory.mktemp("data") / "quickstart")
+
+
+@pytest.fixture()
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, quickstart_root: Path) -> Path:
+    """Run from an empty folder whose data/quickstart is the session's dataset; runs/ go there too."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "quickstart").symlink_to(quickstart_root)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GAD_RUNS_DIR", raising=False)
+    monkeypatch.delenv("GAD_OUTPUT_DIR", raising=False)
+    return tmp_path
