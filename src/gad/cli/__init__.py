@@ -22,8 +22,22 @@ def main(args: list[str] | None = None) -> None:
         # DDP launches the other processes with sys.argv: give them the resolved arguments too.
         sys.argv = [sys.argv[0], *argv]
         GadCLI()
-    except GadError as err:
-        sys.exit(f"gad: error: {err}")
+    except Exception as err:
+        cause = _gad_error_in(err)
+        if cause is None:
+            raise
+        sys.exit(f"gad: error: {cause}")
+
+
+def _gad_error_in(err: BaseException | None) -> GadError | None:
+    """The GadError behind an exception (jsonargparse wraps errors raised while instantiating classes)."""
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, GadError):
+            return err
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return None
 
 
 __all__ = ["GadCLI", "main"]

@@ -34,7 +34,7 @@ class SaveRunConfig(SaveConfigCallback):
     def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         folder = Path(trainer.default_root_dir)
         folder.mkdir(parents=True, exist_ok=True)
-        self.parser.save(self.config, folder / CONFIG_NAME, skip_none=False, overwrite=True, multifile=False)
+        self.parser.save(self.config, folder / CONFIG_NAME, overwrite=True, multifile=False)
 
 
 class GadCLI(LightningCLI):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from torch import Tensor, nn
@@ -11,10 +11,12 @@ from torch import Tensor, nn
 
 @dataclass
 class AnomalyPrediction:
-    """score: (B,) image anomaly scores, higher = more anomalous; anomaly_map: (B, 1, H, W) or ``None``."""
+    """score: (B,) image anomaly scores, higher = more anomalous; anomaly_map: (B, 1, H, W) or ``None``;
+    parts: named (B,) components of the score, for methods that re-combine them once a whole set is scored."""
 
     score: Tensor
     anomaly_map: Tensor | None
+    parts: dict[str, Tensor] = field(default_factory=dict)
 
 
 class FewShotModel(nn.Module, ABC):

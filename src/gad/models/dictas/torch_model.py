@@ -1,0 +1,187 @@
+"""DictAS as a pure torch model: dictionaries from K normal references, anomaly maps by lookup, training losses."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import kornia
+import torch
+from torch import Tensor, nn
+
+from gad.models.components.anomaly_map import upsample_and_smooth
+from gad.models.components.clip_backbone import ClipBackbone
+from gad.models.components.few_shot import AnomalyPrediction, FewShotModel
+from gad.models.components.text_prompts import TextPrompts
+from gad.models.dictas.generators import DictionaryGenerators, init_weights
+from gad.models.dictas.global_head import GlobalHead
+from gad.models.dictas.lookup import LookupStrategy, cosine_distance, lookup
+from gad.models.dictas.losses import DictASLosses, patch_anomaly_mask, query_losses, text_alignment_loss
+from gad.models.dictas.pooling import pool_tokens
+from gad.models.dictas.protocol import Protocol, official_settings
+from gad.models.dictas.settings import InferenceSettings
+
+
+@dataclass
+class Dictionary:
+    """One category's dictionary: keys and values per (tapped-layer position, pooling kernel), each (1, M, C) with
+    M = all references' tokens, the settings it is read with, and the (2, D) normal/abnormal text embeddings."""
+
+    settings: InferenceSettings
+    entries: dict[tuple[int, int], tuple[Tensor, Tensor]]
+    text: Tensor
+
+
+class DictASModel(FewShotModel):
+    """DictAS (ICCV 2025): a query patch that cannot be looked up in a dictionary of normal patches is anomalous.
+
+    Per tapped layer and pooling scale, the references' tokens become keys (g_K) and values (g_V); the query
+    tokens, passed through g_V as at the end of training, become queries (g_Q); the anomaly map is the mean over
+    layers and scales of (1 - cos(query tokens, retrieved values)) / 2, upsampled and smoothed. The image score is
+    the map maximum, fused with the CLIP text score with weight alpha.
+
+    Args:
+        backbone: the frozen CLIP; every tapped layer is used in training.
+        lookup: ``sparse`` (sparsemax, the paper), ``dense`` (softmax) or ``maximum`` (one-hot).
+        scales: pooling kernels used in training (and at inference unless ``inference.scales`` says otherwise).
+            Must contain 1: the text alignment constraint reads the unpooled retrieval.
+        num_heads: attention heads of the generators.
+        dropout: dropout inside the generators.
+        inference: how dictionaries are read when no ``protocol`` is set.
+        protocol: apply the official per-dataset test rules instead of ``inference`` (see ``protocol.py``).
+    """
+
+    def __init__(
+        self,
+        backbone: ClipBackbone,
+        lookup: LookupStrategy = "sparse",
+        scales: Sequence[int] = (1, 3),
+        num_heads: int = 4,
+        dropout: float = 0.1,
+        inference: InferenceSettings | None = None,
+        protocol: Protocol | None = None,
+    ) -> None:
+        super().__init__()
+        if 1 not in scales or any(k < 1 for k in scales):
+            raise ValueError(f"scales={list(scales)}: pooling kernels must be >= 1 and include 1.")
+        self.backbone = backbone
+        self.lookup = lookup
+        self.scales = tuple(scales)
+        self.inference = inference or InferenceSettings()
+        self.protocol = protocol
+        self.generators = DictionaryGenerators(backbone.width, num_heads, dropout)
+        self.head = GlobalHead(backbone.width, len(backbone.layers), backbone.embed_dim)
+        init_weights(self.generators)
+        init_weights(self.head)
+        self.prompts = TextPrompts("dictas")
+        self.settings_for(None, 1)  # fail on invalid layers now, not at the first test batch
+
+    # ----- inference -----------------------------------------------------------------------------------------
+    def settings_for(self, category: str | None, shots: int) -> InferenceSettings:
+        """The concrete settings a category's dictionary is read with (protocol rules, else ``inference``)."""
+        chosen = official_settings(self.protocol, category or "", shots) if self.protocol else self.inference
+        layers = tuple(chosen.layers or self.backbone.layers)
+        missing = sorted(set(layers) - set(self.backbone.layers))
+        if missing:
+            raise ValueError(
+                f"Inference layers {list(layers)} include {missing}, which the backbone does not tap "
+                f"(tapped: {list(self.backbone.layers)})."
+            )
+        return replace(chosen, layers=layers, scales=tuple(chosen.scales or self.scales))
+
+    def inference_settings(self, category: str) -> InferenceSettings:
+        """The settings of a category whose references are set."""
+        return self._references[category].settings
+
+    def encode_references(self, images: Tensor, category: str) -> Dictionary:
+        """Keys and values of every used layer and scale, from all K references as one sequence (once per category)."""
+        settings = self.settings_for(category, images.shape[0])
+        if settings.rotations:
+            angles = [torch.full((images.shape[0],), a, device=images.device, dtype=images.dtype) for a in settings.rotations]
+            images = torch.cat([images] + [kornia.geometry.transform.rotate(images, a, padding_mode="reflection") for a in angles])
+        tokens = self.backbone(images).patch_tokens
+        entries = {}
+        for position in self._positions(settings):
+            for kernel in settings.scales:
+                references = pool_tokens(tokens[position], self.backbone.grid, kernel).flatten(0, 1).unsqueeze(0)
+                entries[(position, kernel)] = self.generators.dictionary(references)
+        return Dictionary(settings=settings, entries=entries, text=self.prompts.embeddings(self.backbone, category))
+
+    def predict(self, images: Tensor, references: Dictionary, category: str) -> AnomalyPrediction:
+        """Anomaly map (B, 1, H, W), image score, and its parts ``map`` (map maximum) and ``text`` (CLIP)."""
+        settings, grid = references.settings, self.backbone.grid
+        features = self.backbone(images, embedding=True)
+        distances = []
+        for position in self._positions(settings):
+            query = self.generators.value(features.patch_tokens[position])
+            for kernel in settings.scales:
+                pooled = pool_tokens(query, grid, kernel)
+                keys, values = references.entries[(position, kernel)]
+                retrieved = lookup(self.generators.query(pooled), keys, values, self.lookup)
+                distances.append(cosine_distance(pooled, retrieved) / 2)
+        patch_scores = torch.stack(distances).mean(dim=0).unflatten(1, grid)
+        anomaly_map = upsample_and_smooth(patch_scores, images.shape[-1], settings.sigma, align_corners=True)
+        map_score = anomaly_map.flatten(1).amax(dim=1)
+        assert features.embedding is not None
+        text_score = (100 * features.embedding.float() @ references.text.float().T).softmax(dim=-1)[:, 1]
+        score = settings.alpha * text_score + (1 - settings.alpha) * map_score
+        return AnomalyPrediction(score=score, anomaly_map=anomaly_map, parts={"map": map_score, "text": text_score})
+
+    def _positions(self, settings: InferenceSettings) -> list[int]:
+        assert settings.layers is not None
+        return [self.backbone.layers.index(layer) for layer in settings.layers]
+
+    # ----- training ------------------------------------------------------------------------------------------
+    def losses(
+        self,
+        images: Tensor,
+        support: Tensor,
+        mask: Tensor | None,
+        label: Tensor,
+        categories: list[str],
+        query_through_value: bool = False,
+        lambda_cqc: float = 0.1,
+        lambda_tac: float = 0.1,
+    ) -> DictASLosses:
+        """Self-supervised losses of a batch: each query (B, 3, H, W) against its own support (B, K, 3, H, W).
+
+        ``query_through_value``: pass the query tokens through g_V first (phase 2 of the official schedule, once
+        g_V is frozen, which makes training match inference). The query and CQC terms are summed over layers and
+        scales, as the official code does.
+        """
+        grid = self.backbone.grid
+        batch, shots = support.shape[:2]
+        queries = self.backbone(images).patch_tokens
+        supports = self.backbone(support.flatten(0, 1)).patch_tokens
+        if query_through_value:
+            queries = [self.generators.value(q) for q in queries]
+        anomalous = patch_anomaly_mask(mask, grid) if mask is not None else images.new_zeros(batch, grid[0] * grid[1])
+        loss_query = loss_cqc = images.new_zeros(())
+        retrieved_unpooled = []
+        for query, reference in zip(queries, supports):
+            for kernel in self.scales:
+                pooled = pool_tokens(query, grid, kernel)
+                references = pool_tokens(reference, grid, kernel).unflatten(0, (batch, shots)).flatten(1, 2)
+                keys, values = self.generators.dictionary(references)
+                retrieved = lookup(self.generators.query(pooled), keys, values, self.lookup)
+                lq, cqc = query_losses(cosine_distance(pooled, retrieved), anomalous)
+                loss_query, loss_cqc = loss_query + lq, loss_cqc + cqc
+                if kernel == 1:
+                    retrieved_unpooled.append(retrieved)
+        text = torch.stack([self.prompts.embeddings(self.backbone, c) for c in categories])
+
+        def embed(tokens: list[Tensor]) -> Tensor:
+            return self.head([nn.functional.normalize(t, dim=-1) for t in tokens])
+
+        loss_tac = text_alignment_loss(embed(queries), embed(retrieved_unpooled), text, label)
+        total = loss_query + lambda_cqc * loss_cqc + lambda_tac * loss_tac
+        return DictASLosses(loss=total, query=loss_query, cqc=loss_cqc, tac=loss_tac)
+
+    def value_parameters(self) -> list[nn.Parameter]:
+        """g_V's parameters, frozen in phase 2 of the official schedule."""
+        return list(self.generators.value.parameters())
+
+    def trainable_parameters(self, include_value: bool = True) -> list[nn.Parameter]:
+        """Generators and head (the backbone is frozen); without g_V once it is frozen."""
+        frozen = set() if include_value else {id(p) for p in self.value_parameters()}
+        return [p for p in [*self.generators.parameters(), *self.head.parameters()] if id(p) not in frozen]

@@ -1,0 +1,111 @@
+"""The gad command: help, configs, the quickstart fit + test, run selection and errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gad.cli import main
+from tests.conftest import REPO
+
+QUICKSTART = str(REPO / "configs" / "quickstart.yaml")
+GAD = str(Path(sys.executable).parent / "gad")
+FAST = ["--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "2"]
+
+
+def run_gad(monkeypatch: pytest.MonkeyPatch, *args: str) -> None:
+    monkeypatch.setattr(sys, "argv", ["gad", *args])
+    main(list(args))
+
+
+def test_help_lists_commands() -> None:
+    out = subprocess.run([GAD, "--help"], capture_output=True, text=True, check=True).stdout
+    for command in ("fit", "validate", "test", "predict", "--shots", "gad data quickstart"):
+        assert command in out
+
+
+def test_print_config_is_complete(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        run_gad(monkeypatch, "fit", "--config", QUICKSTART, "--print_config")
+    assert exit_info.value.code == 0
+    config = yaml.safe_load(capsys.readouterr().out)
+    assert config["seed_everything"] == 0
+    assert config["model"]["init_args"]["backbone"]["model_name"] == "gad-tiny-vit"
+    assert config["data"]["class_path"] == "gad.data.datamodule.FewShotDataModule"
+    assert config["data"]["init_args"]["target"]["class_path"] == "gad.data.sources.QuickstartData"
+    assert config["trainer"]["logger"]["class_path"].endswith("WandbLogger")
+
+
+def test_trainer_presets_stack(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    presets = [f"--config={REPO / 'configs' / 'trainer' / name}.yaml" for name in ("ddp", "bf16")]
+    with pytest.raises(SystemExit):
+        run_gad(monkeypatch, "fit", "--config", QUICKSTART, *presets, "--print_config")
+    trainer = yaml.safe_load(capsys.readouterr().out)["trainer"]
+    assert (trainer["strategy"], trainer["devices"], trainer["precision"]) == ("ddp", 2, "bf16-mixed")
+
+
+def test_quickstart_fit_then_test_latest_run(in_tmp: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    run_gad(monkeypatch, "fit", "--config", QUICKSTART, *FAST)
+    (run,) = (in_tmp / "runs").iterdir()
+    assert (run / "config.yaml").is_file() and (run / "checkpoints" / "best.ckpt").is_file()
+    assert list((run / "wandb").glob("offline-run-*")), "wandb offline run folder missing"
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert Path(saved["trainer"]["default_root_dir"]).resolve() == run.resolve()
+
+    capsys.readouterr()
+    run_gad(monkeypatch, "test", "--shots", "8")
+    captured = capsys.readouterr()
+    assert f"most recent run {Path('runs') / run.name}" in captured.err
+    (test_dir,) = (run / "test").iterdir()
+    assert test_dir.name.endswith("_k8_seed0")
+    results = json.loads((test_dir / "results.json").read_text())
+    assert results["shots"] == 8 and results["dataset"] == "quickstart"
+    assert set(results["results"]) == {"gravel", "chelsea", "coins", "mean"}
+    assert {"image_auroc", "pixel_auroc"} <= set(results["results"]["mean"])
+    assert "| gravel |" in (test_dir / "results.md").read_text()
+    manifest = json.loads((test_dir / "references_quickstart_k8_seed0.json").read_text())
+    assert all(len(paths) == 8 for paths in manifest["references"].values())
+    assert "coins" in captured.out and "image_auroc" in captured.out
+
+    run_gad(monkeypatch, "test", "--run", str(run), "--shots", "2", "--data.seed", "1")
+    assert any(p.name.endswith("_k2_seed1") for p in (run / "test").iterdir())
+
+
+def test_test_without_any_run_says_what_to_do(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(SystemExit, match="No finished run.*gad fit --config"):
+        run_gad(monkeypatch, "test", "--shots", "8")
+
+
+def test_too_many_shots_is_one_clear_line(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(SystemExit, match=r"gad: error: quickstart/\w+ has only 16 normal training images.*--shots 50"):
+        run_gad(monkeypatch, "test", "--config", QUICKSTART, "--shots", "50", "--trainer.logger", "false")
+
+
+def test_missing_data_folder_names_layout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = ["test", "--config", QUICKSTART, "--trainer.logger", "false",
+            "--data.init_args.target", "gad.data.sources.MVTecLayout", "--data.init_args.target.root", "nowhere"]
+    with pytest.raises(SystemExit, match=r"data folder nowhere does not exist. Expected the MVTec AD layout"):
+        run_gad(monkeypatch, *args)
+
+
+def test_image_size_mismatch(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(SystemExit, match=r"data.image_size=96 but the backbone 'gad-tiny-vit' takes 112 px"):
+        run_gad(monkeypatch, "test", "--config", QUICKSTART, "--data.init_args.image_size", "96", "--trainer.logger", "false")
+
+
+def test_unknown_model_name(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(SystemExit, match="Unknown CLIP model 'gad-tiny-vt'. Did you mean gad-tiny-vit"):
+        run_gad(monkeypatch, "test", "--config", QUICKSTART, "--model.init_args.backbone.model_name", "gad-tiny-vt")
+
+
+def test_data_quickstart_command(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    main(["data", "quickstart", "--root", str(tmp_path / "qs"), "--image_size", "48", "--n_train", "2"])
+    assert "dataset written to" in capsys.readouterr().out
+    assert len(list((tmp_path / "qs" / "coins" / "train" / "good").iterdir())) == 2
