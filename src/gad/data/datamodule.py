@@ -74,7 +74,10 @@ class FewShotDataModule(pl.LightningDataModule):
         return self.validation if stage == "validate" else self.target
 
     def train_samples(self) -> pd.DataFrame:
+        """Normal training images of the auxiliary set, or all its labelled images for pipelines that want them."""
         samples = self.auxiliary.samples()
+        if self.train_pipeline is not None and self.train_pipeline.uses_anomalous_images:
+            return samples
         return samples[samples["split"] == "train"]
 
     def eval_samples(self, stage: EvalStage) -> pd.DataFrame:
@@ -87,6 +90,12 @@ class FewShotDataModule(pl.LightningDataModule):
             dataset = AnomalyDataset(samples, self.image_size, with_masks=False)
         else:
             dataset = PipelineDataset(samples, self.image_size, self.train_pipeline)
+            batch_sampler = self.train_pipeline.batch_sampler(self.batch_size)
+            if batch_sampler is not None:
+                return DataLoader(
+                    dataset, batch_sampler=batch_sampler, num_workers=self.num_workers, collate_fn=collate_batch,
+                    persistent_workers=self.num_workers > 0,
+                )
         return self._loader(dataset, self.batch_size, shuffle=True)
 
     def val_dataloader(self) -> DataLoader:

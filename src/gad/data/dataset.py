@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Sampler
 
 from gad.errors import ConfigError
 from gad.data.images import ResizeToTensor, read_mask, read_rgb
@@ -59,6 +59,14 @@ class TrainingPipeline(ABC):
     Items are dicts with the ``Batch`` fields (``image``, ``mask``, ``label``, ``category``, ``defect``, ``path``
     and optionally ``support``). Runs in the DataLoader workers, so it may use numpy/albumentations freely.
     """
+
+    uses_anomalous_images: bool = False
+    """True for methods trained with real labelled anomalies (InCTRL): they get every auxiliary image, test split
+    included; False (DictAS, self-supervised): only the normal training images."""
+
+    def batch_sampler(self, batch_size: int) -> Sampler[list[int]] | None:
+        """A custom batch composition (e.g. balanced normal/anomalous batches); ``None`` = shuffled batches."""
+        return None
 
     def setup(self, samples: pd.DataFrame, image_size: int) -> None:
         """Called once with the training table before the first item."""
