@@ -65,9 +65,10 @@ def test_quickstart_fit_then_test_latest_run(in_tmp: Path, monkeypatch: pytest.M
     (test_dir,) = (run / "test").iterdir()
     assert test_dir.name.endswith("_k8_seed0")
     results = json.loads((test_dir / "results.json").read_text())
-    assert results["shots"] == 8 and results["dataset"] == "quickstart"
-    assert set(results["results"]) == {"gravel", "chelsea", "coins", "mean"}
-    assert {"image_auroc", "pixel_auroc"} <= set(results["results"]["mean"])
+    assert results["shots"] == 8 and list(results["results"]) == ["quickstart"]
+    table = results["results"]["quickstart"]
+    assert set(table) == {"gravel", "chelsea", "coins", "mean"}
+    assert {"image_auroc", "pixel_auroc"} <= set(table["mean"])
     assert "| gravel |" in (test_dir / "results.md").read_text()
     manifest = json.loads((test_dir / "references_quickstart_k8_seed0.json").read_text())
     assert all(len(paths) == 8 for paths in manifest["references"].values())

@@ -15,6 +15,7 @@ from gad.data.datamodule import FewShotDataModule
 from gad.data.images import ImageReadError
 from gad.data.quickstart import AUXILIARY_CATEGORIES, TARGET_CATEGORIES
 from gad.data.sources import DataLayoutError, MVTecLayout, QuickstartData
+from gad.errors import ConfigError
 
 
 def make_datamodule(root: Path, **kwargs) -> FewShotDataModule:
@@ -41,7 +42,8 @@ def test_mvtec_layout_table(quickstart_root: Path) -> None:
 
 def test_batches_have_named_fields_and_aligned_binary_masks(quickstart_root: Path) -> None:
     datamodule = make_datamodule(quickstart_root)
-    batches = list(datamodule.test_dataloader())
+    (loader,) = datamodule.test_dataloader()
+    batches = list(loader)
     assert all(isinstance(b, Batch) for b in batches)
     total = sum(len(b) for b in batches)
     assert total == len(datamodule.eval_samples("test"))
@@ -96,7 +98,7 @@ def test_unreadable_image_is_named(quickstart_root: Path, tmp_path: Path) -> Non
     broken.write_bytes(b"not a png")
     datamodule = FewShotDataModule(MVTecLayout(str(root)), MVTecLayout(str(root)), image_size=32, batch_size=64)
     with pytest.raises(ImageReadError, match=str(broken)):
-        next(iter(datamodule.test_dataloader()))
+        next(iter(datamodule.test_dataloader()[0]))
 
 
 def test_mask_of_another_size_is_refused(quickstart_root: Path, tmp_path: Path) -> None:
@@ -106,10 +108,16 @@ def test_mask_of_another_size_is_refused(quickstart_root: Path, tmp_path: Path) 
     Image.fromarray(np.zeros((10, 20), dtype=np.uint8)).save(mask)
     datamodule = FewShotDataModule(MVTecLayout(str(root)), MVTecLayout(str(root)), image_size=32, batch_size=64)
     with pytest.raises(ValueError, match="must be aligned"):
-        list(datamodule.test_dataloader())
+        list(datamodule.test_dataloader()[0])
 
 
 def test_quickstart_source_generates_on_prepare(tmp_path: Path) -> None:
     source = QuickstartData(str(tmp_path / "qs"), ["coins"], image_size=48)
     source.prepare()
     assert len(source.samples()) > 0 and (tmp_path / "qs" / "coins" / "train" / "good").is_dir()
+
+
+def test_target_suite_needs_distinct_names(quickstart_root: Path) -> None:
+    same = [QuickstartData(str(quickstart_root), ["coins"]), QuickstartData(str(quickstart_root), ["gravel"])]
+    with pytest.raises(ConfigError, match="distinct names"):
+        FewShotDataModule(QuickstartData(str(quickstart_root)), same)

@@ -7,7 +7,7 @@ import json
 import math
 from pathlib import Path
 
-from gad.metrics.anomaly_metrics import MEAN
+from gad.metrics.anomaly_metrics import MEAN, nanmean
 
 
 def metric_names(results: dict[str, dict[str, float]]) -> list[str]:
@@ -33,17 +33,28 @@ def markdown_table(results: dict[str, dict[str, float]], title: str = "") -> str
     return "\n".join(lines) + "\n"
 
 
-def write_results(results: dict[str, dict[str, float]], folder: str | Path, context: dict) -> list[Path]:
-    """``results.json`` (with the run context), ``results.csv`` and ``results.md`` in ``folder``."""
+def write_results(by_dataset: dict[str, dict[str, dict[str, float]]], folder: str | Path, context: dict) -> list[Path]:
+    """``results.json`` (with the run context), ``results.csv`` (a row per dataset and category) and ``results.md``
+    (a table per dataset, plus the mean over datasets when there are several) in ``folder``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    names = metric_names(results)
+    names = metric_names({f"{d}/{c}": row for d, table in by_dataset.items() for c, row in table.items()})
     json_path, csv_path, md_path = folder / "results.json", folder / "results.csv", folder / "results.md"
-    json_path.write_text(json.dumps({**context, "results": results}, indent=2, allow_nan=True) + "\n")
+    json_path.write_text(json.dumps({**context, "results": by_dataset}, indent=2, allow_nan=True) + "\n")
     with csv_path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["category", *names])
-        for category, row in results.items():
-            writer.writerow([category, *(row.get(n, math.nan) for n in names)])
-    md_path.write_text(markdown_table(results, context.get("title", "")))
+        writer.writerow(["dataset", "category", *names])
+        for dataset, table in by_dataset.items():
+            for category, row in table.items():
+                writer.writerow([dataset, category, *(row.get(n, math.nan) for n in names)])
+    md_path.write_text(results_markdown(by_dataset, context.get("title", "")))
     return [json_path, csv_path, md_path]
+
+
+def results_markdown(by_dataset: dict[str, dict[str, dict[str, float]]], title: str = "") -> str:
+    tables = [markdown_table(table, f"{title} · {dataset}" if title else dataset) for dataset, table in by_dataset.items()]
+    if len(by_dataset) > 1:
+        means = {dataset: table[MEAN] for dataset, table in by_dataset.items() if MEAN in table}
+        means[MEAN] = {n: nanmean([row.get(n, math.nan) for row in means.values()]) for n in metric_names(means)}
+        tables.append(markdown_table(means, f"{title} · mean over datasets" if title else "mean over datasets"))
+    return "\n".join(tables)

@@ -9,7 +9,7 @@ from rich.markdown import Markdown
 
 from gad.data.datamodule import FewShotDataModule
 from gad.models.base import FewShotAnomalyModule
-from gad.reporting import markdown_table, write_results
+from gad.reporting import results_markdown, write_results
 
 
 class ResultsWriter(pl.Callback):
@@ -25,15 +25,19 @@ class ResultsWriter(pl.Callback):
         self._report(trainer, pl_module, "test")
 
     def _report(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        if not isinstance(pl_module, FewShotAnomalyModule) or not pl_module.results:
+        if not isinstance(pl_module, FewShotAnomalyModule) or not pl_module.results_by_dataset:
             return
-        context = {"stage": stage, "model": type(pl_module).__name__}
+        context: dict = {"stage": stage, "model": type(pl_module).__name__}
         datamodule = trainer.datamodule
         if isinstance(datamodule, FewShotDataModule):
-            chosen = datamodule.reference_set(stage)
-            context |= {"dataset": chosen.dataset, "shots": chosen.shots, "seed": chosen.seed, "references": chosen.source}
-        context["title"] = " · ".join(f"{k} {v}" for k, v in context.items() if k in ("model", "dataset", "shots", "seed"))
-        paths = write_results(pl_module.results, trainer.default_root_dir, context)
+            chosen = [datamodule.reference_set(stage, i) for i in range(len(datamodule.sources(stage)))]
+            context |= {
+                "shots": datamodule.shots,
+                "seed": datamodule.seed,
+                "references": {c.dataset: c.source for c in chosen},
+            }
+        context["title"] = " · ".join(f"{k} {context[k]}" for k in ("model", "shots", "seed") if k in context)
+        paths = write_results(pl_module.results_by_dataset, trainer.default_root_dir, context)
         console = Console()
-        console.print(Markdown(markdown_table(pl_module.results, context["title"])))
+        console.print(Markdown(results_markdown(pl_module.results_by_dataset, context["title"])))
         console.print(f"gad: results written to {paths[0].parent}", soft_wrap=True)

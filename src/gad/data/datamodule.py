@@ -15,21 +15,24 @@ from gad.data.batch import collate_batch
 from gad.data.dataset import AnomalyDataset, PipelineDataset, TrainingPipeline
 from gad.data.references import ReferenceSet, draw_references, load_references
 from gad.data.sources import SampleSource
+from gad.errors import ConfigError
 
 EvalStage = Literal["validate", "test", "predict"]
 
 
 class FewShotDataModule(pl.LightningDataModule):
-    """Auxiliary training data, a validation set and a target set, with K normal references per category.
+    """Auxiliary training data, a validation set and one or more target sets, with K normal references per category.
 
     Args:
         auxiliary: the training set (its normal training images; methods that need labels read them too).
-        target: the set that ``test`` and ``predict`` evaluate (categories unseen in training).
+        target: the set(s) that ``test`` and ``predict`` evaluate (categories unseen in training); a list makes a
+            target suite, reported per dataset and per category. Each needs a distinct ``name``.
         validation: the set validated during ``fit`` and by ``validate``; default the auxiliary test split,
             so model selection never looks at the target.
         shots: K, normal reference images per category (``gad test --shots K``).
         seed: which draw of references (deterministic per seed, dataset, category and K).
-        references: a manifest (file or folder of per-K lists) to use instead of drawing, for the target set.
+        references: a manifest (file or folder of per-K lists) to use instead of drawing for the target, or a
+            mapping from target dataset name to its manifest.
         image_size: side of the square model input; must match the model's backbone.
         batch_size: training batch size.
         eval_batch_size: validation/test/predict batch size (default ``batch_size``).
@@ -41,11 +44,11 @@ class FewShotDataModule(pl.LightningDataModule):
     def __init__(
         self,
         auxiliary: SampleSource,
-        target: SampleSource,
+        target: SampleSource | list[SampleSource],
         validation: SampleSource | None = None,
         shots: int = 4,
         seed: int = 0,
-        references: str | None = None,
+        references: str | dict[str, str] | None = None,
         image_size: int = 336,
         batch_size: int = 8,
         eval_batch_size: int | None = None,
@@ -54,24 +57,25 @@ class FewShotDataModule(pl.LightningDataModule):
     ) -> None:
         super().__init__()
         self.auxiliary = auxiliary
-        self.target = target
+        self.targets = list(target) if isinstance(target, list) else [target]
         self.validation = validation or auxiliary
         self.shots = shots
         self.seed = seed
-        self.references = references
+        self.references = _manifests_by_name(references, self.targets)
         self.image_size = image_size
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size or batch_size
         self.num_workers = num_workers
         self.train_pipeline = train_pipeline
-        self._reference_sets: dict[str, ReferenceSet] = {}
+        self._reference_sets: dict[tuple[str, str], ReferenceSet] = {}
 
     def prepare_data(self) -> None:
-        for source in {id(s): s for s in (self.auxiliary, self.validation, self.target)}.values():
+        for source in {id(s): s for s in (self.auxiliary, self.validation, *self.targets)}.values():
             source.prepare()
 
-    def source(self, stage: EvalStage) -> SampleSource:
-        return self.validation if stage == "validate" else self.target
+    def sources(self, stage: EvalStage) -> list[SampleSource]:
+        """The evaluation sets of a stage, in dataloader order."""
+        return [self.validation] if stage == "validate" else self.targets
 
     def train_samples(self) -> pd.DataFrame:
         """Normal training images of the auxiliary set, or all its labelled images for pipelines that want them."""
@@ -80,8 +84,8 @@ class FewShotDataModule(pl.LightningDataModule):
             return samples
         return samples[samples["split"] == "train"]
 
-    def eval_samples(self, stage: EvalStage) -> pd.DataFrame:
-        samples = self.source(stage).samples()
+    def eval_samples(self, stage: EvalStage, index: int = 0) -> pd.DataFrame:
+        samples = self.sources(stage)[index].samples()
         return samples[samples["split"] == "test"]
 
     def train_dataloader(self) -> DataLoader:
@@ -98,30 +102,32 @@ class FewShotDataModule(pl.LightningDataModule):
                 )
         return self._loader(dataset, self.batch_size, shuffle=True)
 
-    def val_dataloader(self) -> DataLoader:
-        return self._eval_loader("validate")
+    def val_dataloader(self) -> list[DataLoader]:
+        return self._eval_loaders("validate")
 
-    def test_dataloader(self) -> DataLoader:
-        return self._eval_loader("test")
+    def test_dataloader(self) -> list[DataLoader]:
+        return self._eval_loaders("test")
 
-    def predict_dataloader(self) -> DataLoader:
-        return self._eval_loader("predict")
+    def predict_dataloader(self) -> list[DataLoader]:
+        return self._eval_loaders("predict")
 
-    def reference_set(self, stage: EvalStage) -> ReferenceSet:
-        """The K references per category for the stage's evaluation set (drawn or read once)."""
-        source = self.source(stage)
-        if source.name not in self._reference_sets:
+    def reference_set(self, stage: EvalStage, index: int = 0) -> ReferenceSet:
+        """The K references per category of one evaluation set (drawn or read once)."""
+        source = self.sources(stage)[index]
+        key = (stage if stage == "validate" else "target", source.name)
+        if key not in self._reference_sets:
             samples = source.samples()
-            if self.references and source is self.target:
-                chosen = load_references(self.references, samples, source.name, source.root, self.shots)
+            manifest = self.references.get(source.name) if stage != "validate" else None
+            if manifest:
+                chosen = load_references(manifest, samples, source.name, source.root, self.shots)
             else:
                 chosen = draw_references(samples, source.name, source.root, self.shots, self.seed)
-            self._reference_sets[source.name] = chosen
-        return self._reference_sets[source.name]
+            self._reference_sets[key] = chosen
+        return self._reference_sets[key]
 
-    def reference_images(self, stage: EvalStage) -> dict[str, Tensor]:
+    def reference_images(self, stage: EvalStage, index: int = 0) -> dict[str, Tensor]:
         """(K, 3, H, W) reference tensors per category, preprocessed like the queries."""
-        chosen = self.reference_set(stage)
+        chosen = self.reference_set(stage, index)
         images: dict[str, Tensor] = {}
         for category in chosen.references:
             rows = pd.DataFrame(
@@ -132,14 +138,20 @@ class FewShotDataModule(pl.LightningDataModule):
             images[category] = torch.stack([dataset[i]["image"] for i in range(len(dataset))])
         return images
 
-    def save_references(self, stage: EvalStage, folder: str | Path) -> Path:
-        chosen = self.reference_set(stage)
-        return chosen.save(Path(folder) / f"references_{chosen.dataset}_k{chosen.shots}_seed{chosen.seed}.json")
+    def save_references(self, stage: EvalStage, folder: str | Path, index: int = 0) -> Path:
+        chosen = self.reference_set(stage, index)
+        draw = f"seed{chosen.seed}" if chosen.seed is not None else "manifest"
+        return chosen.save(Path(folder) / f"references_{chosen.dataset}_k{chosen.shots}_{draw}.json")
 
-    def _eval_loader(self, stage: EvalStage) -> DataLoader:
-        source = self.source(stage)
-        dataset = AnomalyDataset(self.eval_samples(stage), self.image_size, with_masks=source.has_masks)
-        return self._loader(dataset, self.eval_batch_size, shuffle=False)
+    def _eval_loaders(self, stage: EvalStage) -> list[DataLoader]:
+        return [
+            self._loader(
+                AnomalyDataset(self.eval_samples(stage, i), self.image_size, with_masks=source.has_masks),
+                self.eval_batch_size,
+                shuffle=False,
+            )
+            for i, source in enumerate(self.sources(stage))
+        ]
 
     def _loader(self, dataset: AnomalyDataset | PipelineDataset, batch_size: int, shuffle: bool) -> DataLoader:
         return DataLoader(
@@ -150,3 +162,19 @@ class FewShotDataModule(pl.LightningDataModule):
             collate_fn=collate_batch,
             persistent_workers=self.num_workers > 0,
         )
+
+
+def _manifests_by_name(references: str | dict[str, str] | None, targets: list[SampleSource]) -> dict[str, str]:
+    names = [t.name for t in targets]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"Target datasets need distinct names (got {names}): set `name` on each target.")
+    if references is None:
+        return {}
+    if isinstance(references, dict):
+        unknown = sorted(set(references) - set(names))
+        if unknown:
+            raise ConfigError(f"data.references names {unknown}, which are not targets ({names}).")
+        return dict(references)
+    if len(targets) > 1:
+        raise ConfigError(f"data.references is one manifest but there are {len(names)} targets: map names to manifests.")
+    return {names[0]: references}

@@ -53,7 +53,7 @@ class AnomalyMetrics(Metric):
             results[name] = row
         if results:
             keys = next(iter(results.values())).keys()
-            results[MEAN] = {k: _nanmean([r[k] for r in results.values()]) for k in keys}
+            results[MEAN] = {k: nanmean([r[k] for r in results.values()]) for k in keys}
         return results
 
 
@@ -70,6 +70,6 @@ def _cat(states: list[Tensor] | Tensor) -> Tensor:
     return torch.cat(states) if isinstance(states, list) else states
 
 
-def _nanmean(values: list[float]) -> float:
+def nanmean(values: list[float]) -> float:
     finite = [v for v in values if not math.isnan(v)]
     return sum(finite) / len(finite) if finite else math.nan

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import lightning.pytorch as pl
@@ -11,7 +12,7 @@ from lightning.pytorch.utilities import rank_zero_info
 from gad.data.batch import Batch
 from gad.data.datamodule import EvalStage, FewShotDataModule
 from gad.errors import ConfigError
-from gad.metrics.anomaly_metrics import MEAN, AnomalyMetrics
+from gad.metrics.anomaly_metrics import MEAN, AnomalyMetrics, nanmean
 from gad.models.components.clip_backbone import ClipBackbone
 from gad.models.components.few_shot import AnomalyPrediction, FewShotModel
 
@@ -23,7 +24,8 @@ class FewShotAnomalyModule(pl.LightningModule):
 
     Before each evaluation it takes the K references per category from the datamodule, encodes them once and
     writes their manifest into the run folder; each batch is scored per category; metrics are computed per
-    category and kept in ``self.results``. Pretrained frozen CLIP weights are left out of checkpoints (they are
+    category of each evaluated dataset and kept in ``self.results_by_dataset`` and, flat, in ``self.results``
+    (``self.results["mean"]`` is the mean over datasets). Pretrained frozen CLIP weights are left out of checkpoints (they are
     rebuilt from the config); randomly initialised ones are kept.
     """
 
@@ -31,8 +33,9 @@ class FewShotAnomalyModule(pl.LightningModule):
 
     def __init__(self) -> None:
         super().__init__()
-        self.metrics: AnomalyMetrics | None = None
+        self.metrics: torch.nn.ModuleList | None = None
         self.results: dict[str, dict[str, float]] = {}
+        self.results_by_dataset: dict[str, dict[str, dict[str, float]]] = {}
 
     @property
     def backbone(self) -> ClipBackbone:
@@ -49,52 +52,66 @@ class FewShotAnomalyModule(pl.LightningModule):
 
     # ----- references and evaluation -------------------------------------------------------------------------
     def _start_evaluation(self, stage: EvalStage) -> None:
+        """Write the reference manifests and set up one metric collection per evaluated dataset."""
         datamodule: FewShotDataModule = self.trainer.datamodule
+        self._stage = stage
+        self._dataset_index: int | None = None
+        self.dataset_names = [source.name for source in datamodule.sources(stage)]
+        collections = []
+        for index in range(len(self.dataset_names)):
+            chosen = datamodule.reference_set(stage, index)
+            if self.trainer.is_global_zero:
+                saved = datamodule.save_references(stage, self.trainer.default_root_dir, index)
+                rank_zero_info(f"gad: {chosen.shots}-shot references of {chosen.dataset} written to {saved}")
+            collections.append(AnomalyMetrics(list(chosen.references)))
+        self.metrics = torch.nn.ModuleList(collections).to(self.device)
+
+    def _use_dataset(self, index: int) -> None:
+        """Encode the references of one evaluated dataset (once, when its dataloader starts)."""
+        if self._dataset_index == index:
+            return
         self.model.clear_references()
-        chosen = datamodule.reference_set(stage)
-        if self.trainer.is_global_zero:
-            saved = datamodule.save_references(stage, self.trainer.default_root_dir)
-            rank_zero_info(f"gad: {chosen.shots}-shot references of {chosen.dataset} written to {saved}")
-        for category, images in datamodule.reference_images(stage).items():
+        for category, images in self.trainer.datamodule.reference_images(self._stage, index).items():
             self.model.set_references(category, images.to(self.device))
-        self.metrics = AnomalyMetrics(list(chosen.references)).to(self.device)
+        self._dataset_index = index
 
     def predict_batch(self, batch: Batch) -> AnomalyPrediction:
         """Score a batch that may mix categories: each category against its own references."""
         scores = torch.empty(len(batch), device=batch.image.device)
         maps: torch.Tensor | None = None
-        parts: dict[str, torch.Tensor] = {}
         for category in dict.fromkeys(batch.category):
             index = torch.tensor([i for i, c in enumerate(batch.category) if c == category], device=batch.image.device)
             out = self.model(batch.image[index], category)
             scores[index] = out.score.float()
-            for name, part in out.parts.items():
-                parts.setdefault(name, torch.full_like(scores, torch.nan))[index] = part.float()
             if out.anomaly_map is not None:
                 if maps is None:
                     maps = torch.empty(len(batch), *out.anomaly_map.shape[1:], device=batch.image.device)
                 maps[index] = out.anomaly_map.float()
-        return AnomalyPrediction(score=scores, anomaly_map=maps, parts=parts)
+        return AnomalyPrediction(score=scores, anomaly_map=maps)
 
-    def _evaluate(self, batch: Batch) -> None:
+    def _evaluate(self, batch: Batch, dataloader_idx: int) -> None:
+        self._use_dataset(dataloader_idx)
         out = self.predict_batch(batch)
-        assert self.metrics is not None
-        self.metrics.update(self.metrics.category_index(batch.category), out.score, batch.label, out.anomaly_map, batch.mask)
+        metrics = self.metrics[dataloader_idx]
+        metrics.update(metrics.category_index(batch.category), out.score, batch.label, out.anomaly_map, batch.mask)
 
     def _finish_evaluation(self, prefix: str) -> None:
+        """Compute and log ``{prefix}/{metric}`` (mean over datasets), ``{prefix}/{dataset}/{metric}`` and
+        ``{prefix}/{dataset}/{category}/{metric}``; keep them in ``results_by_dataset`` and ``results``."""
         assert self.metrics is not None
-        self.results = self.metrics.compute()
-        for category, row in self.results.items():
+        self.results_by_dataset = {name: m.compute() for name, m in zip(self.dataset_names, self.metrics)}
+        self.results = flatten_results(self.results_by_dataset)
+        for key, row in self.results.items():
             for name, value in row.items():
-                key = f"{prefix}/{name}" if category == MEAN else f"{prefix}/{category}/{name}"
-                self.log(key, value, rank_zero_only=True)
-        self.metrics.reset()
+                self.log(f"{prefix}/{name}" if key == MEAN else f"{prefix}/{key}/{name}", value, rank_zero_only=True)
+        for metrics in self.metrics:
+            metrics.reset()
 
     def on_validation_start(self) -> None:
         self._start_evaluation("validate")
 
-    def validation_step(self, batch: Batch, batch_idx: int) -> None:
-        self._evaluate(batch)
+    def validation_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._evaluate(batch, dataloader_idx)
 
     def on_validation_epoch_end(self) -> None:
         self._finish_evaluation("val")
@@ -102,8 +119,8 @@ class FewShotAnomalyModule(pl.LightningModule):
     def on_test_start(self) -> None:
         self._start_evaluation("test")
 
-    def test_step(self, batch: Batch, batch_idx: int) -> None:
-        self._evaluate(batch)
+    def test_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._evaluate(batch, dataloader_idx)
 
     def on_test_epoch_end(self) -> None:
         self._finish_evaluation("test")
@@ -111,9 +128,13 @@ class FewShotAnomalyModule(pl.LightningModule):
     def on_predict_start(self) -> None:
         self._start_evaluation("predict")
 
-    def predict_step(self, batch: Batch, batch_idx: int) -> dict[str, Any]:
+    def predict_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
+        self._use_dataset(dataloader_idx)
         out = self.predict_batch(batch)
-        return {"path": batch.path, "category": batch.category, "score": out.score, "anomaly_map": out.anomaly_map}
+        return {
+            "dataset": self.dataset_names[dataloader_idx], "path": batch.path, "category": batch.category,
+            "score": out.score, "anomaly_map": out.anomaly_map,
+        }
 
     # ----- checkpoints ---------------------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -126,3 +147,18 @@ class FewShotAnomalyModule(pl.LightningModule):
         if self.backbone.is_pretrained:
             own = {k: v for k, v in self.state_dict().items() if k.startswith(BACKBONE_PREFIX)}
             checkpoint["state_dict"].update(own)
+
+
+def flatten_results(by_dataset: dict[str, dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """One dataset: its own table. Several: ``dataset/category`` and ``dataset`` rows, and ``mean`` over datasets."""
+    if len(by_dataset) == 1:
+        return dict(next(iter(by_dataset.values())))
+    flat: dict[str, dict[str, float]] = {}
+    for dataset, table in by_dataset.items():
+        for key, row in table.items():
+            flat[dataset if key == MEAN else f"{dataset}/{key}"] = row
+    means = [table[MEAN] for table in by_dataset.values() if MEAN in table]
+    if means:
+        names = dict.fromkeys(n for row in means for n in row)
+        flat[MEAN] = {n: nanmean([row.get(n, math.nan) for row in means]) for n in names}
+    return flat
