@@ -77,6 +77,11 @@ def test_quickstart_fit_then_test_latest_run(in_tmp: Path, monkeypatch: pytest.M
     run_gad(monkeypatch, "test", "--run", str(run), "--shots", "2", "--data.seed", "1")
     assert any(p.name.endswith("_k2_seed1") for p in (run / "test").iterdir())
 
+    run_gad(monkeypatch, "predict", "--shots", "1")
+    (predict_dir,) = (run / "predict").iterdir()
+    rows = (predict_dir / "predictions.csv").read_text().splitlines()
+    assert rows[0] == "dataset,category,path,score" and len(rows) == 1 + 3 * 18
+
 
 def test_test_without_any_run_says_what_to_do(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(SystemExit, match="No finished run.*gad fit --config"):

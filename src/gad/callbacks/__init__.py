@@ -1,5 +1,6 @@
 """Lightning callbacks of gad."""
 
+from gad.callbacks.prediction_writer import PredictionWriter
 from gad.callbacks.results_writer import ResultsWriter
 
-__all__ = ["ResultsWriter"]
+__all__ = ["PredictionWriter", "ResultsWriter"]

@@ -22,11 +22,19 @@ def main(args: list[str] | None = None) -> None:
         # DDP launches the other processes with sys.argv: give them the resolved arguments too.
         sys.argv = [sys.argv[0], *argv]
         GadCLI()
+        _finish_wandb()
     except Exception as err:
         cause = _gad_error_in(err)
         if cause is None:
             raise
         sys.exit(f"gad: error: {cause}")
+
+
+def _finish_wandb() -> None:
+    """Close the command's wandb run, so that a next command in the same process starts its own."""
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and wandb.run is not None:
+        wandb.finish()
 
 
 def _gad_error_in(err: BaseException | None) -> GadError | None:

@@ -11,7 +11,7 @@ from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.utilities import rank_zero_info
 
-from gad.callbacks import ResultsWriter
+from gad.callbacks import PredictionWriter, ResultsWriter
 from gad.cli.runs import CONFIG_NAME, latest_run, new_output_dir, run_of_checkpoint, runs_root
 from gad.data.datamodule import FewShotDataModule
 from gad.models.base import FewShotAnomalyModule
@@ -53,7 +53,7 @@ class GadCLI(LightningCLI):
             subclass_mode_data=True,
             save_config_callback=SaveRunConfig,
             save_config_kwargs={"save_to_log_dir": False},
-            trainer_defaults={"callbacks": [ResultsWriter()]},
+            trainer_defaults={"callbacks": [ResultsWriter(), PredictionWriter()]},
             seed_everything_default=0,
             parser_kwargs={"description": DESCRIPTION, "default_env": False},
             args=args,
