@@ -38,6 +38,7 @@ __all__ = [
     "TextureSource",
     "augment_texture",
     "blend",
+    "build_texture_ops",
     "choose_texture_ops",
     "perlin_mask",
     "perlin_noise",
@@ -162,22 +163,30 @@ class _Albumentation:
         return self.transform(image=image)["image"]
 
 
-TEXTURE_OPS: dict[str, TextureOp] = {
-    "gamma_contrast": _gamma_contrast,
-    "brightness": _brightness,
-    "sharpness": _sharpness,
-    "hue_saturation": _hue_saturation,
-    # Pixels >= a threshold in U(32, 128) are inverted, on half of the textures.
-    "solarize": _Albumentation(A.Solarize(threshold_range=(32 / 255, 128 / 255), p=0.5)),
-    "posterize": _Albumentation(A.Posterize(num_bits=(1, 8), p=1.0)),
-    "invert": _Albumentation(A.InvertImg(p=1.0)),
-    "autocontrast": _autocontrast,
-    "equalize": _Albumentation(A.Equalize(mode="pil", by_channels=True, p=1.0)),
-    "rotate": _Albumentation(
-        A.Affine(rotate=(-45, 45), interpolation=cv2.INTER_LINEAR, border_mode=cv2.BORDER_CONSTANT, fill=0, p=1.0)
-    ),
-}
-"""The 10 ops of DRAEM/DictAS (imgaug there), by name, with imgaug's parameter ranges."""
+def build_texture_ops() -> dict[str, TextureOp]:
+    """The 10 ops of DRAEM/DictAS (imgaug there), by name, with imgaug's parameter ranges.
+
+    A function so that tests can build the albumentations transforms with warnings turned into errors:
+    albumentations only warns about argument names it does not know (e.g. 1.x names).
+    """
+    return {
+        "gamma_contrast": _gamma_contrast,
+        "brightness": _brightness,
+        "sharpness": _sharpness,
+        "hue_saturation": _hue_saturation,
+        # Pixels >= a threshold in U(32, 128) are inverted, on half of the textures.
+        "solarize": _Albumentation(A.Solarize(threshold_range=(32 / 255, 128 / 255), p=0.5)),
+        "posterize": _Albumentation(A.Posterize(num_bits=(1, 8), p=1.0)),
+        "invert": _Albumentation(A.InvertImg(p=1.0)),
+        "autocontrast": _autocontrast,
+        "equalize": _Albumentation(A.Equalize(mode="pil", by_channels=True, p=1.0)),
+        "rotate": _Albumentation(
+            A.Affine(rotate=(-45, 45), interpolation=cv2.INTER_LINEAR, border_mode=cv2.BORDER_CONSTANT, fill=0, p=1.0)
+        ),
+    }
+
+
+TEXTURE_OPS: dict[str, TextureOp] = build_texture_ops()
 
 
 def choose_texture_ops(rng: np.random.Generator, count: int = 3) -> list[str]:
@@ -234,7 +243,7 @@ class ProceduralTextures(TextureSource):
 
     Chosen over other images of the training set (or of scikit-image) because those may be the very categories
     a model is evaluated on (the quickstart's textures come from scikit-image), which would leak target
-    material into training. Both kinds carry detail from 1/2 to 1/32 of the image side, like natural textures.
+    material into training. Both kinds carry detail from 1/2 to 1/64 of the image side, like natural textures.
     """
 
     def texture(self, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
