@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
 from abc import ABC, abstractmethod
 from typing import Any
 
+import cv2
 import numpy as np
 import pandas as pd
 from torch.utils.data import Dataset, Sampler
@@ -26,6 +28,7 @@ class AnomalyDataset(Dataset):
         self.samples = samples.reset_index(drop=True)
         self.with_masks = with_masks
         self.transform = ResizeToTensor(image_size)
+        self.resized_masks = 0
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -38,10 +41,7 @@ class AnomalyDataset(Dataset):
             has_mask = isinstance(row["mask_path"], str)
             mask = read_mask(row["mask_path"]) if has_mask else np.zeros(image.shape[:2], dtype=np.uint8)
             if mask.shape != image.shape[:2]:
-                raise ConfigError(
-                    f"Mask {row['mask_path']} is {mask.shape[1]}x{mask.shape[0]} but image {row['path']} is "
-                    f"{image.shape[1]}x{image.shape[0]}: masks must be aligned with their images."
-                )
+                mask = self._resized_mask(mask, image, row)
         tensor, mask_tensor = self.transform(image, mask)
         return {
             "image": tensor,
@@ -51,6 +51,22 @@ class AnomalyDataset(Dataset):
             "defect": row["defect"],
             "path": row["path"],
         }
+
+    def _resized_mask(self, mask: np.ndarray, image: np.ndarray, row: pd.Series) -> np.ndarray:
+        """A mask of another size but the same aspect ratio, resized (nearest) with a warning; else an error."""
+        (mh, mw), (ih, iw) = mask.shape, image.shape[:2]
+        if abs(mw / mh - iw / ih) > 0.01:
+            raise ConfigError(
+                f"Mask {row['mask_path']} is {mw}x{mh} but image {row['path']} is {iw}x{ih}: masks must be "
+                "aligned with their images."
+            )
+        self.resized_masks += 1
+        warnings.warn(
+            f"Mask {row['mask_path']} is {mw}x{mh} but its image is {iw}x{ih}: resized with nearest neighbour "
+            f"({self.resized_masks} so far in this loader; `gad data check` counts them all).",
+            stacklevel=2,
+        )
+        return cv2.resize(mask, (iw, ih), interpolation=cv2.INTER_NEAREST)
 
 
 class TrainingPipeline(ABC):

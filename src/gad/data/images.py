@@ -20,20 +20,33 @@ class ImageReadError(GadError, OSError):
     """An image or mask file that cannot be decoded."""
 
 
+WIDE_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N"})
+
+
 def read_rgb(path: str | Path) -> np.ndarray:
-    """(H, W, 3) uint8; grayscale and palette files are converted, as every CLIP expects RGB."""
+    """(H, W, 3) uint8, converted like ``cv2.imread(path, IMREAD_COLOR)`` in the official code: grayscale and
+    palette images become RGB, an alpha channel is dropped, 16-bit images are scaled to 8 bits (value / 256)."""
     try:
         with Image.open(path) as image:
-            return np.asarray(image.convert("RGB"))
+            if image.mode in WIDE_MODES:
+                wide = np.asarray(image, dtype=np.float64)
+                gray = np.clip(wide / 256.0, 0, 255).astype(np.uint8)
+                return np.repeat(gray[:, :, None], 3, axis=2)
+            return np.array(image.convert("RGB"))  # writable: torch.from_numpy warns on read-only arrays
     except (OSError, ValueError) as err:
         raise ImageReadError(f"Cannot read image file {path}: {err}") from err
 
 
 def read_mask(path: str | Path) -> np.ndarray:
-    """(H, W) uint8 in {0, 1}; any non-zero pixel is anomalous (0/255 PNGs as in MVTec AD)."""
+    """(H, W) uint8 in {0, 1}; any non-zero pixel is anomalous (0/255 PNGs as in MVTec AD, label maps as in VisA,
+    16-bit masks included); for colour masks, any non-zero channel."""
     try:
         with Image.open(path) as mask:
-            return (np.asarray(mask.convert("L")) > 0).astype(np.uint8)
+            if mask.mode in WIDE_MODES or mask.mode in ("L", "1", "P", "F"):
+                values = np.asarray(mask)
+            else:
+                values = np.asarray(mask.convert("RGB")).max(axis=2)
+            return (values > 0).astype(np.uint8)
     except (OSError, ValueError) as err:
         raise ImageReadError(f"Cannot read mask file {path}: {err}") from err
 

@@ -9,6 +9,8 @@ import pandas as pd
 
 from gad.errors import GadError
 
+MASK_SUFFIXES = (".png", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg")
+
 SAMPLE_COLUMNS = ("path", "category", "split", "label", "defect", "mask_path")
 
 
@@ -54,6 +56,8 @@ class SampleSource(ABC):
         if self._samples is None:
             if not self.root.is_dir():
                 raise DataLayoutError(f"{self.name}: data folder {self.root} does not exist. {self.layout_help}")
+            if not any(self.root.iterdir()):
+                raise DataLayoutError(f"{self.name}: data folder {self.root} is empty. {self.layout_help}")
             table = self.read()
             self._samples = self._select(table)
         return self._samples
@@ -70,13 +74,47 @@ class SampleSource(ABC):
     def check_categories(self, found: list[str]) -> None:
         """Fail unless categories were found and every requested one is among them."""
         if not found:
-            raise DataLayoutError(f"{self.name}: no category found in {self.root}. {self.layout_help}")
+            raise DataLayoutError(
+                f"{self.name}: no category found in {self.root}.{self.lookalike_hint()} {self.layout_help}"
+            )
         unknown = sorted(set(self.categories or []) - set(found))
         if unknown:
             raise DataLayoutError(f"{self.name}: categories {unknown} not found in {self.root}; found {found}.")
+
+    def lookalike_hint(self, folder: Path | None = None) -> str:
+        """`` This folder looks like ...`` when ``folder`` (default ``root``) matches another dataset's layout."""
+        from gad.data.sources.layouts import lookalike_hint
+
+        return lookalike_hint(folder or self.root, exclude=self.default_name)
+
+    def layout_error(self, problem: str, folder: Path | None = None) -> DataLayoutError:
+        """An error that names the problem, says which other layout the folder resembles, and shows ours."""
+        return DataLayoutError(f"{self.name}: {problem}.{self.lookalike_hint(folder)} {self.layout_help}")
 
     def category_names(self) -> list[str]:
         return sorted(self.samples()["category"].unique())
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, root='{self.root}')"
+
+
+def sample_row(path: Path, category: str, split: str, label: int, defect: str, mask: Path | None) -> dict:
+    """One row of a samples table."""
+    return {
+        "path": str(path),
+        "category": category,
+        "split": split,
+        "label": int(label),
+        "defect": defect,
+        "mask_path": None if mask is None else str(mask),
+    }
+
+
+def first_existing(candidates: list[Path]) -> Path | None:
+    """The first of ``candidates`` that is a file."""
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def mask_candidates(folder: Path, stem: str) -> list[Path]:
+    """``folder/stem`` with every mask extension (masks are looked up by stem, whatever their format)."""
+    return [folder / f"{stem}{suffix}" for suffix in MASK_SUFFIXES]
