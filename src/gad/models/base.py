@@ -79,15 +79,18 @@ class FewShotAnomalyModule(pl.LightningModule):
         """Score a batch that may mix categories: each category against its own references."""
         scores = torch.empty(len(batch), device=batch.image.device)
         maps: torch.Tensor | None = None
+        parts: dict[str, torch.Tensor] = {}
         for category in dict.fromkeys(batch.category):
             index = torch.tensor([i for i, c in enumerate(batch.category) if c == category], device=batch.image.device)
             out = self.model(batch.image[index], category)
             scores[index] = out.score.float()
+            for name, part in out.parts.items():
+                parts.setdefault(name, torch.full_like(scores, torch.nan))[index] = part.float()
             if out.anomaly_map is not None:
                 if maps is None:
                     maps = torch.empty(len(batch), *out.anomaly_map.shape[1:], device=batch.image.device)
                 maps[index] = out.anomaly_map.float()
-        return AnomalyPrediction(score=scores, anomaly_map=maps)
+        return AnomalyPrediction(score=scores, anomaly_map=maps, parts=parts)
 
     def _evaluate(self, batch: Batch, dataloader_idx: int) -> None:
         self._use_dataset(dataloader_idx)

@@ -28,7 +28,7 @@ class BackboneFeatures:
 
     patch_tokens: one (B, N, width) tensor per tapped layer, the raw residual stream (before ``ln_post``,
         not projected), CLS dropped, as DictAS and InCTRL use them.
-    embedding: (B, D) projected image embedding, L2-normalised; ``None`` when not requested.
+    embedding: (B, D) projected image embedding, L2-normalised unless asked otherwise; ``None`` when not requested.
     """
 
     patch_tokens: list[Tensor]
@@ -123,8 +123,11 @@ class ClipBackbone(nn.Module):
         return self
 
     @torch.no_grad()
-    def forward(self, images: Tensor, embedding: bool = False) -> BackboneFeatures:
-        """Encode images with values in [0, 1]; the backbone's own mean/std normalisation is applied here."""
+    def forward(self, images: Tensor, embedding: bool = False, normalize_embedding: bool = True) -> BackboneFeatures:
+        """Encode images with values in [0, 1]; the backbone's own mean/std normalisation is applied here.
+
+        ``normalize_embedding=False`` keeps the embedding's length (InCTRL's adapter takes the raw projection).
+        """
         x = (images - self.mean.to(images.dtype)) / self.std.to(images.dtype)
         out = self.model.visual.forward_intermediates(
             x,
@@ -136,7 +139,7 @@ class ClipBackbone(nn.Module):
             output_extra_tokens=False,
         )
         pooled = out.get("image_features") if embedding else None
-        if pooled is not None:
+        if pooled is not None and normalize_embedding:
             pooled = nn.functional.normalize(pooled, dim=-1)
         return BackboneFeatures(patch_tokens=list(out["image_intermediates"]), embedding=pooled, grid=self.grid)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from gad.errors import ConfigError
+
 
 class AttentionBlock(nn.Module):
     """Pre-norm multi-head self-attention followed by an activation-free "MLP", as in the official code.
@@ -22,7 +24,7 @@ class AttentionBlock(nn.Module):
     def __init__(self, dim: int, num_heads: int = 4, dropout: float = 0.1) -> None:
         super().__init__()
         if dim % num_heads:
-            raise ValueError(f"dim={dim} is not divisible by num_heads={num_heads}")
+            raise ConfigError(f"dim={dim} is not divisible by num_heads={num_heads}")
         self.num_heads = num_heads
         self.norm1 = nn.LayerNorm(dim)
         self.q = nn.Linear(dim, dim, bias=False)

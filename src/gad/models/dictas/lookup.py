@@ -8,6 +8,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from gad.errors import ConfigError
 from gad.models.dictas.sparsemax import sparsemax
 
 LookupStrategy = Literal["sparse", "dense", "maximum"]
@@ -26,7 +27,7 @@ def lookup_weights(scores: Tensor, strategy: LookupStrategy) -> Tensor:
         return scores.softmax(dim=-1)
     if strategy == "maximum":
         return torch.zeros_like(scores).scatter_(-1, scores.argmax(dim=-1, keepdim=True), 1.0)
-    raise ValueError(f"Unknown lookup strategy {strategy!r}; valid: {', '.join(LOOKUP_STRATEGIES)}")
+    raise ConfigError(f"Unknown lookup strategy {strategy!r}; valid: {', '.join(LOOKUP_STRATEGIES)}")
 
 
 def lookup(queries: Tensor, keys: Tensor, values: Tensor, strategy: LookupStrategy = "sparse") -> Tensor:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from gad.errors import ConfigError
+
 
 def pool_tokens(tokens: Tensor, grid: tuple[int, int], kernel: int) -> Tensor:
     """Average each (B, h*w, C) token with its kernel x kernel neighbours; kernel 1 returns the tokens unchanged.
@@ -14,7 +16,7 @@ def pool_tokens(tokens: Tensor, grid: tuple[int, int], kernel: int) -> Tensor:
     if kernel == 1:
         return tokens
     if kernel < 1:
-        raise ValueError(f"pooling kernel must be >= 1, got {kernel}")
+        raise ConfigError(f"pooling kernel must be >= 1, got {kernel}")
     x = tokens.transpose(1, 2).unflatten(2, grid)
     before, after = (kernel - 1) // 2, kernel // 2
     x = nn.functional.pad(x, (before, after, before, after))

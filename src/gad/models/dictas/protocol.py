@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from gad.errors import ConfigError
 from gad.models.dictas.settings import InferenceSettings
 
 Protocol = Literal["mvtec", "visa", "mvtec3d", "mpdd", "btad", "resc", "brats"]
@@ -32,7 +33,7 @@ def official_settings(protocol: Protocol, category: str, shots: int) -> Inferenc
     reference is also added rotated by -180, -135, ..., 180 degrees.
     """
     if protocol not in PROTOCOLS:
-        raise ValueError(f"Unknown protocol {protocol!r}; valid: {', '.join(PROTOCOLS)}")
+        raise ConfigError(f"Unknown protocol {protocol!r}; valid: {', '.join(PROTOCOLS)}")
     screw = protocol == "mvtec" and category == "screw"
     layers = SHALLOW_LAYERS if protocol in ("mvtec", "btad") and not (screw and shots > SCREW_MAX_SHOTS) else ALL_LAYERS
     scales = (1,) if protocol in ("mvtec3d", "mpdd", "btad") else (1, 3)

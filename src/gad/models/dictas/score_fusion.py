@@ -11,50 +11,48 @@ from torch import Tensor
 from torchmetrics import Metric
 
 EPS = 1e-6
+Parts = tuple[Tensor, Tensor, Tensor, Tensor]
 
 
 class ScoreParts(Metric):
-    """Collects each test image's category index, map score and text score; synchronised across DDP processes."""
+    """Each test image's category index, map score, text score and fusion weight alpha; synced across processes."""
 
     full_state_update = False
 
     def __init__(self) -> None:
         super().__init__(compute_on_cpu=True)
-        for name in ("category", "map", "text"):
+        for name in ("category", "map", "text", "alpha"):
             self.add_state(name, default=[], dist_reduce_fx="cat")
 
-    def update(self, category: Tensor, map_score: Tensor, text_score: Tensor) -> None:
+    def update(self, category: Tensor, map_score: Tensor, text_score: Tensor, alpha: Tensor) -> None:
         self.category.append(category.long())
         self.map.append(map_score.float())
         self.text.append(text_score.float())
+        self.alpha.append(alpha.float())
 
-    def compute(self) -> tuple[Tensor, Tensor, Tensor]:
-        """(category, map, text) of every image of every process."""
-        return tuple(_cat(s) for s in (self.category, self.map, self.text))  # type: ignore[return-value]
+    def compute(self) -> Parts:
+        """(category, map, text, alpha) of every image of every process (torchmetrics syncs around ``compute``)."""
+        return self.states()
 
-    def local(self) -> tuple[Tensor, Tensor, Tensor]:
-        """(category, map, text) of this process's images, in update order."""
-        return tuple(_cat(s) for s in (self.category, self.map, self.text))  # type: ignore[return-value]
-
-
-def fuse_normalised(
-    category: Tensor, map_score: Tensor, text_score: Tensor, alpha: Tensor, reference: tuple[Tensor, Tensor, Tensor]
-) -> Tensor:
-    """alpha * norm(text) + (1 - alpha) * norm(map), per category, norm(x) = (x - min) / (max - min + 1e-6).
-
-    ``category`` indexes ``alpha`` (one weight per category); the min and max of each category are taken over
-    ``reference`` = (category, map, text) of the whole test set, which may hold more images than those fused.
-    """
-    ref_category, ref_map, ref_text = reference
-    fused_text = _normalise(text_score, category, ref_text, ref_category, len(alpha))
-    fused_map = _normalise(map_score, category, ref_map, ref_category, len(alpha))
-    weight = alpha.to(map_score)[category]
-    return weight * fused_text + (1 - weight) * fused_map
+    def states(self) -> Parts:
+        """(category, map, text, alpha) of the states as they are: outside ``compute``, this process's images."""
+        return _cat(self.category), _cat(self.map), _cat(self.text), _cat(self.alpha)
 
 
-def _normalise(values: Tensor, category: Tensor, ref_values: Tensor, ref_category: Tensor, count: int) -> Tensor:
-    low = torch.full((count,), torch.inf).scatter_reduce(0, ref_category, ref_values, "amin")
-    high = torch.full((count,), -torch.inf).scatter_reduce(0, ref_category, ref_values, "amax")
+def fuse_normalised(images: Parts, reference: Parts) -> Tensor:
+    """alpha * norm(text) + (1 - alpha) * norm(map) for each of ``images``, with norm(x) = (x - min) / (max - min
+    + 1e-6) per category, the min and max taken over ``reference`` (the whole test set, all processes)."""
+    category, map_score, text_score, alpha = images
+    ref_category, ref_map, ref_text, _ = reference
+    text = _normalise(text_score, category, ref_text, ref_category)
+    mapped = _normalise(map_score, category, ref_map, ref_category)
+    return alpha * text + (1 - alpha) * mapped
+
+
+def _normalise(values: Tensor, category: Tensor, ref_values: Tensor, ref_category: Tensor) -> Tensor:
+    count = max(int(category.max()), int(ref_category.max())) + 1
+    low = ref_values.new_full((count,), float("inf")).scatter_reduce(0, ref_category, ref_values, "amin")
+    high = ref_values.new_full((count,), float("-inf")).scatter_reduce(0, ref_category, ref_values, "amax")
     low, high = low.to(values)[category], high.to(values)[category]
     return (values - low) / (high - low + EPS)
 

@@ -9,6 +9,7 @@ import kornia
 import torch
 from torch import Tensor, nn
 
+from gad.errors import ConfigError
 from gad.models.components.anomaly_map import upsample_and_smooth
 from gad.models.components.clip_backbone import ClipBackbone
 from gad.models.components.few_shot import AnomalyPrediction, FewShotModel
@@ -48,7 +49,8 @@ class DictASModel(FewShotModel):
         num_heads: attention heads of the generators.
         dropout: dropout inside the generators.
         inference: how dictionaries are read when no ``protocol`` is set.
-        protocol: apply the official per-dataset test rules instead of ``inference`` (see ``protocol.py``).
+        protocol: apply the official test rules of this dataset instead of ``inference`` (see ``protocol.py``);
+            an attribute that may change between dictionaries (the LightningModule sets it per target dataset).
     """
 
     def __init__(
@@ -63,7 +65,7 @@ class DictASModel(FewShotModel):
     ) -> None:
         super().__init__()
         if 1 not in scales or any(k < 1 for k in scales):
-            raise ValueError(f"scales={list(scales)}: pooling kernels must be >= 1 and include 1.")
+            raise ConfigError(f"scales={list(scales)}: pooling kernels must be >= 1 and include 1.")
         self.backbone = backbone
         self.lookup = lookup
         self.scales = tuple(scales)
@@ -83,7 +85,7 @@ class DictASModel(FewShotModel):
         layers = tuple(chosen.layers or self.backbone.layers)
         missing = sorted(set(layers) - set(self.backbone.layers))
         if missing:
-            raise ValueError(
+            raise ConfigError(
                 f"Inference layers {list(layers)} include {missing}, which the backbone does not tap "
                 f"(tapped: {list(self.backbone.layers)})."
             )
@@ -97,8 +99,7 @@ class DictASModel(FewShotModel):
         """Keys and values of every used layer and scale, from all K references as one sequence (once per category)."""
         settings = self.settings_for(category, images.shape[0])
         if settings.rotations:
-            angles = [torch.full((images.shape[0],), a, device=images.device, dtype=images.dtype) for a in settings.rotations]
-            images = torch.cat([images] + [kornia.geometry.transform.rotate(images, a, padding_mode="reflection") for a in angles])
+            images = torch.cat([images] + [_rotate(images, angle) for angle in settings.rotations])
         tokens = self.backbone(images).patch_tokens
         entries = {}
         for position in self._positions(settings):
@@ -185,3 +186,9 @@ class DictASModel(FewShotModel):
         """Generators and head (the backbone is frozen); without g_V once it is frozen."""
         frozen = set() if include_value else {id(p) for p in self.value_parameters()}
         return [p for p in [*self.generators.parameters(), *self.head.parameters()] if id(p) not in frozen]
+
+
+def _rotate(images: Tensor, degrees: float) -> Tensor:
+    """Rotate about the centre, reflecting at the border (as albumentations' Rotate in the official screw trick)."""
+    angle = torch.full((images.shape[0],), degrees, device=images.device, dtype=images.dtype)
+    return kornia.geometry.transform.rotate(images, angle, padding_mode="reflection")
