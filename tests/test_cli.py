@@ -15,7 +15,7 @@ from tests.conftest import REPO
 
 QUICKSTART = str(REPO / "configs" / "quickstart.yaml")
 GAD = str(Path(sys.executable).parent / "gad")
-FAST = ["--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "2"]
+FAST = ["--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "2"]
 
 
 def run_gad(monkeypatch: pytest.MonkeyPatch, *args: str) -> None:

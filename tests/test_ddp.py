@@ -1,0 +1,31 @@
+"""The quickstart fit on 2 CPU processes with the DDP preset, run as a subprocess script (never inside pytest)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import REPO
+
+SCRIPT = REPO / "tests" / "scripts" / "ddp_quickstart.sh"
+
+
+def test_ddp_fit_shares_one_run_folder_and_its_checkpoint_tests(tmp_path: Path, quickstart_root: Path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "quickstart").symlink_to(quickstart_root)
+    env = {k: v for k, v in os.environ.items() if k not in ("GAD_OUTPUT_DIR", "GAD_RUNS_DIR", "LOCAL_RANK")}
+    env |= {"WANDB_MODE": "offline", "PATH": f"{Path(sys.executable).parent}:{env['PATH']}"}
+    done = subprocess.run(
+        ["bash", str(SCRIPT), str(REPO), "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "3"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=420,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "MEMBER: 2/2" in done.stderr + done.stdout, "did not run on 2 processes"
+    (run,) = (tmp_path / "runs").iterdir()  # both processes wrote into rank 0's folder
+    assert (run / "config.yaml").is_file() and (run / "checkpoints" / "best.ckpt").is_file()
+    (test_dir,) = (run / "test").iterdir()
+    table = json.loads((test_dir / "results.json").read_text())["results"]["quickstart"]
+    assert set(table) == {"gravel", "chelsea", "coins", "mean"}
