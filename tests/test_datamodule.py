@@ -121,3 +121,22 @@ def test_target_suite_needs_distinct_names(quickstart_root: Path) -> None:
     same = [QuickstartData(str(quickstart_root), ["coins"]), QuickstartData(str(quickstart_root), ["gravel"])]
     with pytest.raises(ConfigError, match="distinct names"):
         FewShotDataModule(QuickstartData(str(quickstart_root)), same)
+
+
+def test_center_crop_keeps_aspect_and_masks_follow(tmp_path: Path) -> None:
+    """A 2:1 image: squashing keeps both halves, centre cropping keeps the middle square only."""
+    root = tmp_path / "wide"
+    for folder in ("train/good", "test/defect", "ground_truth/defect"):
+        (root / "wide" / folder).mkdir(parents=True)
+    image = np.zeros((40, 80, 3), dtype=np.uint8)
+    image[:, 60:] = 255  # bright right quarter: outside the centre crop
+    mask = np.zeros((40, 80), dtype=np.uint8)
+    mask[:, 60:] = 255
+    Image.fromarray(image).save(root / "wide" / "train" / "good" / "000.png")
+    Image.fromarray(image).save(root / "wide" / "test" / "defect" / "000.png")
+    Image.fromarray(mask).save(root / "wide" / "ground_truth" / "defect" / "000_mask.png")
+    source = MVTecLayout(str(root))
+    squashed = next(iter(FewShotDataModule(source, source, image_size=20).test_dataloader()[0]))
+    cropped = next(iter(FewShotDataModule(source, source, image_size=20, center_crop=True).test_dataloader()[0]))
+    assert squashed.mask.sum() == 20 * 5 and squashed.image[0, 0, :, -1].min() > 0.9
+    assert cropped.mask.sum() == 0 and cropped.image.max() < 0.1

@@ -34,6 +34,8 @@ class FewShotDataModule(pl.LightningDataModule):
         references: a manifest (file or folder of per-K lists) to use instead of drawing for the target, or a
             mapping from target dataset name to its manifest.
         image_size: side of the square model input; must match the model's backbone.
+        center_crop: resize the shorter side to ``image_size`` and crop the centre (open_clip's preprocessing,
+            InCTRL) instead of squashing the whole image to the square (DictAS); masks follow their images.
         batch_size: training batch size.
         eval_batch_size: validation/test/predict batch size (default ``batch_size``).
         num_workers: data-loading processes.
@@ -50,6 +52,7 @@ class FewShotDataModule(pl.LightningDataModule):
         seed: int = 0,
         references: str | dict[str, str] | None = None,
         image_size: int = 336,
+        center_crop: bool = False,
         batch_size: int = 8,
         eval_batch_size: int | None = None,
         num_workers: int = 0,
@@ -63,6 +66,7 @@ class FewShotDataModule(pl.LightningDataModule):
         self.seed = seed
         self.references = _manifests_by_name(references, self.targets)
         self.image_size = image_size
+        self.center_crop = center_crop
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size or batch_size
         self.num_workers = num_workers
@@ -91,9 +95,9 @@ class FewShotDataModule(pl.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         samples = self.train_samples()
         if self.train_pipeline is None:
-            dataset = AnomalyDataset(samples, self.image_size, with_masks=False)
+            dataset = AnomalyDataset(samples, self.image_size, with_masks=False, center_crop=self.center_crop)
         else:
-            dataset = PipelineDataset(samples, self.image_size, self.train_pipeline)
+            dataset = PipelineDataset(samples, self.image_size, self.train_pipeline, self.center_crop)
             batch_sampler = self.train_pipeline.batch_sampler(self.batch_size)
             if batch_sampler is not None:
                 return DataLoader(
@@ -134,7 +138,7 @@ class FewShotDataModule(pl.LightningDataModule):
                 {"path": [str(p) for p in chosen.paths(category)], "category": category, "label": 0,
                  "defect": "good", "mask_path": None}
             )
-            dataset = AnomalyDataset(rows, self.image_size, with_masks=False)
+            dataset = AnomalyDataset(rows, self.image_size, with_masks=False, center_crop=self.center_crop)
             images[category] = torch.stack([dataset[i]["image"] for i in range(len(dataset))])
         return images
 
@@ -146,7 +150,10 @@ class FewShotDataModule(pl.LightningDataModule):
     def _eval_loaders(self, stage: EvalStage) -> list[DataLoader]:
         return [
             self._loader(
-                AnomalyDataset(self.eval_samples(stage, i), self.image_size, with_masks=source.has_masks),
+                AnomalyDataset(
+                    self.eval_samples(stage, i), self.image_size, with_masks=source.has_masks,
+                    center_crop=self.center_crop,
+                ),
                 self.eval_batch_size,
                 shuffle=False,
             )

@@ -22,12 +22,13 @@ class AnomalyDataset(Dataset):
         samples: a table with ``gad.data.sources.SAMPLE_COLUMNS``.
         image_size: side of the square tensors.
         with_masks: give masks (datasets with pixel annotations) or ``None``.
+        center_crop: keep the aspect ratio and crop the centre instead of squashing (see ``ResizeToTensor``).
     """
 
-    def __init__(self, samples: pd.DataFrame, image_size: int, with_masks: bool) -> None:
+    def __init__(self, samples: pd.DataFrame, image_size: int, with_masks: bool, center_crop: bool = False) -> None:
         self.samples = samples.reset_index(drop=True)
         self.with_masks = with_masks
-        self.transform = ResizeToTensor(image_size)
+        self.transform = ResizeToTensor(image_size, center_crop)
         self.resized_masks = 0
 
     def __len__(self) -> int:
@@ -84,10 +85,11 @@ class TrainingPipeline(ABC):
         """A custom batch composition (e.g. balanced normal/anomalous batches); ``None`` = shuffled batches."""
         return None
 
-    def setup(self, samples: pd.DataFrame, image_size: int) -> None:
-        """Called once with the training table before the first item."""
+    def setup(self, samples: pd.DataFrame, image_size: int, center_crop: bool = False) -> None:
+        """Called once with the training table before the first item; ``center_crop`` as ``ResizeToTensor``."""
         self.samples = samples.reset_index(drop=True)
         self.image_size = image_size
+        self.center_crop = center_crop
 
     @abstractmethod
     def item(self, index: int) -> dict[str, Any]:
@@ -97,10 +99,12 @@ class TrainingPipeline(ABC):
 class PipelineDataset(Dataset):
     """Training rows through a ``TrainingPipeline``."""
 
-    def __init__(self, samples: pd.DataFrame, image_size: int, pipeline: TrainingPipeline) -> None:
+    def __init__(
+        self, samples: pd.DataFrame, image_size: int, pipeline: TrainingPipeline, center_crop: bool = False
+    ) -> None:
         self.pipeline = pipeline
         self.length = len(samples)
-        pipeline.setup(samples, image_size)
+        pipeline.setup(samples, image_size, center_crop)
 
     def __len__(self) -> int:
         return self.length

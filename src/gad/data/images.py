@@ -52,11 +52,22 @@ def read_mask(path: str | Path) -> np.ndarray:
 
 
 class ResizeToTensor:
-    """Resize an image (bicubic, as the CLIP preprocessors) and its mask (nearest) to a square tensor."""
+    """Resize an image (bicubic, as the CLIP preprocessors) and its mask (nearest) to a square tensor.
 
-    def __init__(self, image_size: int) -> None:
+    ``center_crop=False`` squashes the whole image to the square (DictAS); ``True`` resizes the shorter side and
+    crops the centre, keeping the aspect ratio (open_clip's preprocessing, used by InCTRL).
+    """
+
+    def __init__(self, image_size: int, center_crop: bool = False) -> None:
         self.image_size = image_size
-        self.resize = A.Resize(image_size, image_size, interpolation=cv2.INTER_CUBIC, mask_interpolation=cv2.INTER_NEAREST)
+        self.center_crop = center_crop
+        interpolation = {"interpolation": cv2.INTER_CUBIC, "mask_interpolation": cv2.INTER_NEAREST}
+        if center_crop:
+            self.resize = A.Compose(
+                [A.SmallestMaxSize(max_size=image_size, **interpolation), A.CenterCrop(image_size, image_size)]
+            )
+        else:
+            self.resize = A.Resize(image_size, image_size, **interpolation)
 
     def __call__(self, image: np.ndarray, mask: np.ndarray | None = None) -> tuple[Tensor, Tensor | None]:
         out = self.resize(image=image, mask=mask) if mask is not None else self.resize(image=image)

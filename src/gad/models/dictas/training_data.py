@@ -107,8 +107,8 @@ class DictASTrainingPipeline(TrainingPipeline):
         )
         self._built = 0
 
-    def setup(self, samples: pd.DataFrame, image_size: int) -> None:
-        super().setup(samples, image_size)
+    def setup(self, samples: pd.DataFrame, image_size: int, center_crop: bool = False) -> None:
+        super().setup(samples, image_size, center_crop)
         self.work_size = self.synthesis_size or image_size
         self.augment_support = support_augmentation(self.work_size)
         self.to_tensor = ResizeToTensor(image_size)

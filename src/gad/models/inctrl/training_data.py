@@ -106,9 +106,9 @@ class InCTRLTrainingPipeline(TrainingPipeline):
         self.seed = seed
         self._built = 0
 
-    def setup(self, samples: pd.DataFrame, image_size: int) -> None:
-        super().setup(samples, image_size)
-        self.to_tensor = ResizeToTensor(image_size)
+    def setup(self, samples: pd.DataFrame, image_size: int, center_crop: bool = False) -> None:
+        super().setup(samples, image_size, center_crop)
+        self.to_tensor = ResizeToTensor(image_size, center_crop)
         self._built = 0
         self.normals: dict[str, np.ndarray] = {}
         for category, rows in self.samples.groupby("category", sort=True):
