@@ -17,6 +17,10 @@ from gad.models.components.clip_backbone import ClipBackbone
 from gad.models.components.few_shot import AnomalyPrediction, FewShotModel
 
 BACKBONE_PREFIX = "model.backbone."
+# Written into every checkpoint so that it can be loaded without its config (``gad.inference.Detector``):
+# the LightningModule's class and the layout version of gad checkpoints.
+CHECKPOINT_KEY = "gad"
+CHECKPOINT_FORMAT = 1
 
 
 class FewShotAnomalyModule(pl.LightningModule):
@@ -141,6 +145,8 @@ class FewShotAnomalyModule(pl.LightningModule):
 
     # ----- checkpoints ---------------------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        cls = type(self)
+        checkpoint[CHECKPOINT_KEY] = {"class_path": f"{cls.__module__}.{cls.__qualname__}", "format": CHECKPOINT_FORMAT}
         if self.backbone.is_pretrained:
             state = checkpoint["state_dict"]
             for key in [k for k in state if k.startswith(BACKBONE_PREFIX)]:
