@@ -6,6 +6,7 @@ import sys
 
 from gad.cli.data_command import data_main
 from gad.cli.lightning_cli import GadCLI, resolve_run_arguments
+from gad.cli.predict_command import is_folder_mode, predict_main
 from gad.errors import GadError
 
 EXTRA_COMMANDS = {"data": data_main}
@@ -16,6 +17,9 @@ def main(args: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if args is None else args)
     if argv and argv[0] in EXTRA_COMMANDS:
         EXTRA_COMMANDS[argv[0]](argv[1:])
+        return
+    if is_folder_mode(argv):
+        predict_main(argv[1:])
         return
     try:
         argv = resolve_run_arguments(argv)

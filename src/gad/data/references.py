@@ -38,6 +38,19 @@ class ReferenceSet:
     def paths(self, category: str) -> list[Path]:
         return [Path(self.root) / rel for rel in self.references[category]]
 
+    @classmethod
+    def read(cls, path: str | Path) -> ReferenceSet:
+        """A manifest written by ``save`` (e.g. ``references_<dataset>_k<K>_seed<S>.json`` of a run)."""
+        path = Path(path)
+        if not path.is_file():
+            raise ReferenceSelectionError(f"Reference manifest {path} does not exist.")
+        try:
+            fields = json.loads(path.read_text())
+            fields.pop("version", None)
+            return cls(**fields)
+        except (json.JSONDecodeError, TypeError, AttributeError) as err:
+            raise ReferenceSelectionError(f"Manifest {path} is not a gad references file ({err}).") from err
+
     def save(self, path: str | Path) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -140,7 +140,7 @@ class Detector:
         bar = tqdm(total=len(images), desc=desc, unit="image", disable=not progress)
         for start in range(0, len(images), self.batch_size):
             chunk = images[start:start + self.batch_size]
-            views = [self._view(image.pixels) for image in chunk]
+            views = [self.view(image.pixels) for image in chunk]
             batch = torch.stack([self.transform(view)[0] for view in views]).to(self.device)
             with torch.no_grad():
                 out = self.module.model(batch, self.category)
@@ -153,9 +153,9 @@ class Detector:
         bar.close()
 
     def _tensor(self, image: InputImage) -> Tensor:
-        return self.transform(self._view(image.pixels))[0]
+        return self.transform(self.view(image.pixels))[0]
 
-    def _view(self, pixels: np.ndarray) -> np.ndarray:
+    def view(self, pixels: np.ndarray) -> np.ndarray:
         """The pixels the model sees: the whole image, or its central square with ``center_crop``."""
         if not self.center_crop:
             return pixels

@@ -15,9 +15,6 @@ from gad.data.images import IMAGE_SUFFIXES, ImageReadError, list_images, read_rg
 from gad.errors import GadError
 from gad.overlay import to_hwc_uint8
 
-ImageLike = str | Path | Image.Image | np.ndarray | Tensor
-Images = ImageLike | Sequence[ImageLike] | Tensor
-
 
 class ImageInputError(GadError, ValueError):
     """Images that cannot be used: a path that does not exist, an empty folder, a bad array, mixed sizes."""
@@ -46,6 +43,10 @@ class InputImage:
                 return image.size
         except (OSError, ValueError) as err:
             raise ImageReadError(f"Cannot read image file {self.source}: {err}") from err
+
+
+ImageLike = str | Path | Image.Image | np.ndarray | Tensor | InputImage
+Images = ImageLike | Sequence[ImageLike]
 
 
 def expand_paths(specs: str | Path | Iterable[str | Path], what: str) -> list[Path]:
@@ -86,14 +87,16 @@ def load_images(images: Images, what: str) -> list[InputImage]:
         return [InputImage(str(p), p) for p in expand_paths(images, what)]
     if isinstance(images, Tensor) and images.ndim == 4:
         images = list(images)
-    if isinstance(images, (Image.Image, np.ndarray, Tensor)):
+    if isinstance(images, (Image.Image, np.ndarray, Tensor, InputImage)):
         images = [images]
     items = list(images)
     if not items:
         raise ImageInputError(f"{what}: no image given.")
     loaded: list[InputImage] = []
     for index, item in enumerate(items):
-        if isinstance(item, (str, Path)):
+        if isinstance(item, InputImage):
+            loaded.append(item)
+        elif isinstance(item, (str, Path)):
             loaded += [InputImage(str(p), p) for p in expand_paths(item, what)]
         else:
             loaded.append(InputImage(f"image_{index}", _to_uint8(item, f"{what}[{index}]")))

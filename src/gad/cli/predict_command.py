@@ -1,0 +1,57 @@
+"""``gad predict --references ... --images ...``: score a folder of images from a checkpoint and a few normals.
+
+    gad predict --ckpt_path CKPT --references good/ --images 'line/*.png' [--output DIR] [--calibration held_out/]
+
+Writes per image an anomaly map (``.npy`` or 16-bit PNG) and a heat-map overlay, and ``scores.csv``/``scores.json``
+(with the decision when a threshold is given or calibrated). Without ``--images``, ``gad predict`` is the
+LightningCLI command that scores a datamodule's target sets (``predictions.csv``).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from jsonargparse import ArgumentParser
+
+from gad.cli.detector_args import add_detector_arguments, detector_from_args
+from gad.cli.runs import new_output_dir, run_of_checkpoint
+from gad.errors import GadError
+from gad.inference.outputs import write_predictions
+
+FOLDER_MODE_OPTION = "--images"
+
+
+def is_folder_mode(argv: list[str]) -> bool:
+    """``gad predict`` with ``--images``: handled here rather than by LightningCLI."""
+    return bool(argv) and argv[0] == "predict" and any(a.split("=")[0] == FOLDER_MODE_OPTION for a in argv[1:])
+
+
+def _parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="gad predict", description=__doc__.split("\n")[0], default_env=False)
+    add_detector_arguments(parser)
+    parser.add_argument(FOLDER_MODE_OPTION, nargs="+", required=True, help="query images: files, folders, globs")
+    parser.add_argument(
+        "--output", type=str | None, default=None,
+        help="output folder (default: <run>/predict/<time>_<category>)",
+    )
+    parser.add_argument("--map_format", choices=["npy", "png16"], default="npy",
+                        help="anomaly maps as float32 .npy, or 16-bit PNG (value = png / 65535)")
+    return parser
+
+
+def predict_main(argv: list[str]) -> None:
+    args = _parser().parse_args(argv)
+    try:
+        detector, checkpoint = detector_from_args(args, "predict")
+        output = Path(args.output) if args.output else new_output_dir(
+            run_of_checkpoint(checkpoint) / "predict", detector.category or "images"
+        )
+        files = write_predictions(
+            detector, args.images, output, args.map_format, args.progress, context={"checkpoint": str(checkpoint)}
+        )
+    except GadError as err:
+        sys.exit(f"gad predict: error: {err}")
+    flagged = sum(bool(row.get("anomalous")) for row in files.rows)
+    decision = f", {flagged} above the threshold" if detector.threshold else ""
+    print(f"gad predict: {len(files.rows)} images scored{decision}; maps, overlays and {files.scores_csv.name} in {output}")
