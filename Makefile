@@ -16,7 +16,7 @@ install: $(STAMP)
 # Reinstall only when the dependency set changes. torch/torchvision are pinned together in constraints.txt.
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev,export]'
 	touch $@
 
 # Quickstart: generated data + tiny random CLIP, fit then test the run just made, on CPU.

@@ -5,11 +5,12 @@ from __future__ import annotations
 import sys
 
 from gad.cli.data_command import data_main
+from gad.cli.export_command import export_main
 from gad.cli.lightning_cli import GadCLI, resolve_run_arguments
 from gad.cli.predict_command import is_folder_mode, predict_main
 from gad.errors import GadError
 
-EXTRA_COMMANDS = {"data": data_main}
+EXTRA_COMMANDS = {"data": data_main, "export": export_main}
 
 
 def main(args: list[str] | None = None) -> None:

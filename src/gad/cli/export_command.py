@@ -1,0 +1,35 @@
+"""``gad export``: an ONNX model of one product, its references baked in, with a metadata JSON beside it.
+
+    gad export --ckpt_path CKPT --references good/ --category bottle --output bottle.onnx [--calibration held_out/]
+"""
+
+from __future__ import annotations
+
+import sys
+
+from jsonargparse import ArgumentParser
+
+from gad.cli.detector_args import add_detector_arguments, detector_from_args
+from gad.errors import GadError
+from gad.inference.onnx_export import export_onnx
+
+
+def _parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="gad export", description=__doc__.split("\n")[0], default_env=False)
+    add_detector_arguments(parser)
+    parser.add_argument("--output", type=str, required=True, help="the .onnx file (the .json goes beside it)")
+    parser.add_argument("--verify", type=bool, default=True, help="compare onnxruntime with torch after export")
+    parser.add_argument("--external_data", type=bool, default=False, help="weights in a .onnx.data file (> 2 GB)")
+    return parser
+
+
+def export_main(argv: list[str]) -> None:
+    args = _parser().parse_args(argv)
+    try:
+        detector, checkpoint = detector_from_args(args, "export")
+        result = export_onnx(detector, args.output, args.verify, args.external_data, {"checkpoint": str(checkpoint)})
+    except GadError as err:
+        sys.exit(f"gad export: error: {err}")
+    verified = result.metadata.get("verification")
+    check = f"; onnxruntime matches torch within {verified['max_abs_difference']}" if verified else ""
+    print(f"gad export: {result.onnx_path} and {result.metadata_path.name} written{check}")
