@@ -63,9 +63,9 @@ def test_threshold_at_fpr_flags_at_most_that_share() -> None:
         threshold_at_fpr([], 0.1)
 
 
-def test_calibration_on_held_out_normals_sets_decisions(dictas_checkpoint: Path, quickstart_root: Path) -> None:
+def test_calibration_on_held_out_normals_sets_decisions(detector: Detector, quickstart_root: Path) -> None:
     images = normals(quickstart_root)
-    detector = Detector.from_checkpoint(dictas_checkpoint, device="cpu").set_references(images[:4], "gravel")
+    detector = Detector(detector.module, device="cpu").set_references(images[:4], "gravel")
     held_out = images[4:]
     threshold = detector.calibrate(held_out, fpr=0.25)
     predictions = detector.predict(held_out)
