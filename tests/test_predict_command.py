@@ -1,0 +1,87 @@
+"""``gad predict --references --images``: maps, overlays and scores for a folder of images, and one-line errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from gad.cli import main
+from gad.data.references import ReferenceSet
+from gad.inference import Detector
+from gad.inference.outputs import PNG16_SCALE, read_map
+
+
+def run_gad(monkeypatch: pytest.MonkeyPatch, *args: str) -> None:
+    monkeypatch.setattr(sys, "argv", ["gad", *args])
+    main(list(args))
+
+
+def test_predict_writes_maps_overlays_and_scores(
+    dictas_checkpoint: Path, quickstart_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    good = sorted((quickstart_root / "gravel" / "train" / "good").glob("*.png"))
+    queries = str(quickstart_root / "gravel" / "test" / "*" / "*.png")
+    count = len(list((quickstart_root / "gravel" / "test").glob("*/*.png")))
+    run_gad(
+        monkeypatch, "predict", "--ckpt_path", str(dictas_checkpoint), "--references", *map(str, good[:4]),
+        "--category", "gravel", "--images", queries, "--calibration", *map(str, good[4:]), "--fpr", "0.25",
+        "--output", str(tmp_path / "npy"), "--progress", "false",
+    )
+    out = tmp_path / "npy"
+    assert f"{count} images scored" in capsys.readouterr().out
+    rows = list(csv.DictReader((out / "scores.csv").open()))
+    assert len(rows) == count and {"image", "score", "anomalous", "map", "overlay"} <= set(rows[0])
+    summary = json.loads((out / "scores.json").read_text())
+    threshold = summary["threshold"]["value"]
+    assert summary["threshold"]["fpr"] == 0.25 and summary["category"] == "gravel" and len(summary["references"]) == 4
+    assert all((row["anomalous"] == "True") == (float(row["score"]) > threshold) for row in rows)
+    # test/hole/000.png and test/scratch/000.png keep their sub-folders
+    assert (out / "maps" / "hole" / "000.npy").is_file() and (out / "maps" / "scratch" / "000.npy").is_file()
+    assert len(list((out / "overlays").glob("*/*.png"))) == count
+    overlay = cv2.imread(str(out / rows[0]["overlay"]))
+    image = cv2.imread(rows[0]["image"])
+    assert overlay.shape == image.shape and not np.array_equal(overlay, image)
+
+    # the same maps as the Python API; 16-bit PNG maps within one step of 1/65535; references from a manifest
+    detector = Detector.from_checkpoint(dictas_checkpoint, device="cpu").set_references(good[:4], "gravel")
+    (expected,) = detector.predict(rows[0]["image"])
+    assert float(rows[0]["score"]) == pytest.approx(expected.score, abs=1e-6)
+    np.testing.assert_allclose(read_map(out / rows[0]["map"]), expected.anomaly_map, atol=1e-6)
+    root = quickstart_root.parent
+    manifest = ReferenceSet("quickstart", str(root), 4, None, {"gravel": [p.relative_to(root).as_posix() for p in good[:4]]})
+    manifest_path = manifest.save(tmp_path / "references.json")
+    run_gad(
+        monkeypatch, "predict", "--ckpt_path", str(dictas_checkpoint), "--references", str(manifest_path),
+        "--images", rows[0]["image"], "--map_format", "png16", "--output", str(tmp_path / "png"), "--progress", "false",
+    )
+    (row,) = json.loads((tmp_path / "png" / "scores.json").read_text())["images"]
+    assert row["score"] == pytest.approx(expected.score, abs=1e-6) and "anomalous" not in row
+    png = cv2.imread(str(tmp_path / "png" / row["map"]), cv2.IMREAD_UNCHANGED)
+    assert png.dtype == np.uint16
+    np.testing.assert_allclose(png / PNG16_SCALE, expected.anomaly_map, atol=1 / PNG16_SCALE)
+
+
+def test_predict_errors_are_one_line(
+    dictas_checkpoint: Path, quickstart_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = str(quickstart_root / "gravel" / "train" / "good")
+    (tmp_path / "empty").mkdir()
+    cases = {
+        ("--references", str(tmp_path / "empty"), "--images", good): "holds no image",
+        ("--references", good, "--images", str(tmp_path / "nowhere")): "does not exist",
+        ("--references", good, "--images", good, "--threshold", "0.5", "--calibration", good): "not both",
+    }
+    for args, message in cases.items():
+        with pytest.raises(SystemExit) as exit_info:
+            run_gad(monkeypatch, "predict", "--ckpt_path", str(dictas_checkpoint), *args, "--output", str(tmp_path / "o"))
+        assert str(exit_info.value.code).startswith("gad predict: error:") and message in str(exit_info.value.code)
+    with pytest.raises(SystemExit) as exit_info:
+        run_gad(monkeypatch, "predict", "--ckpt_path", str(tmp_path / "none.ckpt"), "--references", good, "--images", good)
+    assert "does not exist" in str(exit_info.value.code)
