@@ -128,3 +128,19 @@ def test_bad_checkpoints_are_clear_errors(dictas_checkpoint: Path, tmp_path: Pat
     torch.save(saved, tmp_path / "edited.ckpt")
     with pytest.raises(CheckpointError, match="newer gad"):
         Detector.from_checkpoint(tmp_path / "edited.ckpt")
+
+
+def test_readme_example_runs(dictas_checkpoint: Path, quickstart_root: Path, tmp_path: Path,
+                             monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    (example,) = [block for block in readme.split("```python\n")[1:] if "Detector.from_checkpoint" in block]
+    images = normals(quickstart_root)
+    for folder, files in {"good": images[:4], "held_out_good": images[4:],
+                          "line": sorted((quickstart_root / "gravel" / "test" / "hole").glob("*.png"))}.items():
+        (tmp_path / folder).mkdir()
+        for file in files:
+            (tmp_path / folder / file.name).symlink_to(file)
+    monkeypatch.chdir(tmp_path)
+    exec(example.split("```")[0].replace("runs/<folder>/checkpoints/best.ckpt", str(dictas_checkpoint)), {})
+    printed = capsys.readouterr().out.splitlines()
+    assert len(printed) == 3 and all(line.startswith("line/") for line in printed)

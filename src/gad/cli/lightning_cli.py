@@ -24,6 +24,8 @@ DESCRIPTION = """gad: generalist few-shot visual anomaly detection.
   gad test --run runs/FOLDER --shots 8             test a given run
   gad fit -c configs/X.yaml -c configs/trainer/ddp.yaml -c configs/trainer/bf16.yaml
   gad data quickstart --root data/quickstart       generate the quickstart dataset
+  gad predict --references good/ --images 'line/*.png'   maps, overlays, scores from a run and K normals
+  gad export --references good/ --output model.onnx       ONNX of one product, its references baked in
 
 Runs go to $GAD_RUNS_DIR (default ./runs)."""
 
