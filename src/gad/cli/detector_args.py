@@ -7,7 +7,7 @@ from pathlib import Path
 
 from jsonargparse import ArgumentParser, Namespace
 
-from gad.cli.runs import CONFIG_NAME, NoRunError, find_checkpoint, latest_run
+from gad.cli.runs import latest_run, run_checkpoint
 from gad.data.references import ReferenceSet, ReferenceSelectionError
 from gad.inference import Detector
 from gad.inference.detector import DEFAULT_CATEGORY
@@ -42,11 +42,7 @@ def checkpoint_of(args: Namespace, command: str) -> Path:
     if args.ckpt_path:
         return Path(args.ckpt_path)
     if args.run:
-        folder = Path(args.run)
-        checkpoint = find_checkpoint(folder) if (folder / CONFIG_NAME).is_file() else None
-        if checkpoint is None:
-            raise NoRunError(f"--run {folder}: not a finished gad run (needs {CONFIG_NAME} and a checkpoint).")
-        return checkpoint
+        return run_checkpoint(Path(args.run))
     folder, checkpoint = latest_run()
     print(f"gad {command}: using the most recent run {folder} (checkpoint {checkpoint})", file=sys.stderr)
     return checkpoint

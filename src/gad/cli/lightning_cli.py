@@ -12,7 +12,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveCon
 from lightning.pytorch.utilities import rank_zero_info
 
 from gad.callbacks import PredictionWriter, ResultsWriter
-from gad.cli.runs import CONFIG_NAME, latest_run, new_output_dir, run_of_checkpoint, runs_root
+from gad.cli.runs import CONFIG_NAME, latest_run, new_output_dir, run_checkpoint, run_of_checkpoint, runs_root
 from gad.data.datamodule import FewShotDataModule
 from gad.models.base import FewShotAnomalyModule
 
@@ -133,12 +133,8 @@ def resolve_run_arguments(argv: list[str]) -> list[str]:
         return argv
     run = _option_value(argv, "--run")
     if run is not None:
-        from gad.cli.runs import NoRunError, find_checkpoint
-
         folder = Path(run)
-        checkpoint = find_checkpoint(folder) if (folder / CONFIG_NAME).is_file() else None
-        if checkpoint is None:
-            raise NoRunError(f"--run {folder}: not a finished gad run (needs {CONFIG_NAME} and a checkpoint).")
+        checkpoint = run_checkpoint(folder)
     elif any(a.split("=")[0] in ("-c", "--config", "--ckpt_path", "--model", "--data") for a in argv[1:]):
         return argv
     else:

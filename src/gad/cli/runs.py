@@ -45,6 +45,14 @@ def find_checkpoint(run: Path) -> Path | None:
     return None
 
 
+def run_checkpoint(folder: Path) -> Path:
+    """The checkpoint of a run folder given by the user (``--run``)."""
+    checkpoint = find_checkpoint(folder) if (folder / CONFIG_NAME).is_file() else None
+    if checkpoint is None:
+        raise NoRunError(f"--run {folder}: not a finished gad run (needs {CONFIG_NAME} and a checkpoint).")
+    return checkpoint
+
+
 def latest_run(root: Path | None = None) -> tuple[Path, Path]:
     """(run folder, checkpoint) of the most recent ``fit`` run under ``root`` that saved a checkpoint."""
     root = root or runs_root()
