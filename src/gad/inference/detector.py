@@ -144,6 +144,8 @@ class Detector:
             batch = torch.stack([self.transform(view)[0] for view in views]).to(self.device)
             with torch.no_grad():
                 out = self.module.model(batch, self.category)
+            if out.anomaly_map is None:
+                raise GadError(f"{self.method} gives image scores only; the detector needs anomaly maps.")
             maps = out.anomaly_map[:, 0].float().cpu().numpy()
             for image, view, score, anomaly_map in zip(chunk, views, out.score.float().cpu().tolist(), maps):
                 full = cv2.resize(anomaly_map, (view.shape[1], view.shape[0]), interpolation=cv2.INTER_LINEAR)
