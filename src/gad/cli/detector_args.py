@@ -8,9 +8,11 @@ from pathlib import Path
 from jsonargparse import ArgumentParser, Namespace
 
 from gad.cli.runs import latest_run, run_checkpoint
-from gad.data.references import ReferenceSet, ReferenceSelectionError
+from gad.data.references import ReferenceSelectionError, ReferenceSet
+from gad.errors import ConfigError
 from gad.inference import Detector
 from gad.inference.detector import DEFAULT_CATEGORY
+from gad.inference.inputs import expand_paths
 
 
 def add_detector_arguments(parser: ArgumentParser) -> None:
@@ -50,19 +52,20 @@ def checkpoint_of(args: Namespace, command: str) -> Path:
 
 def detector_from_args(args: Namespace, command: str) -> tuple[Detector, Path]:
     """The detector of the arguments, its references set and its threshold chosen; and its checkpoint."""
+    if args.threshold is not None and args.calibration:
+        raise ConfigError("Give either --threshold or --calibration (with --fpr), not both.")
+    references, category = _references(args.references, args.category)
+    references = expand_paths(references, "--references")  # bad paths fail before the model is built
     checkpoint = checkpoint_of(args, command)
     detector = Detector.from_checkpoint(
         checkpoint, center_crop=args.center_crop, device=args.device, batch_size=args.batch_size,
         allow_mixed_sizes=args.allow_mixed_sizes,
     )
-    references, category = _references(args.references, args.category)
     detector.set_references(references, category)
-    if args.threshold is not None and args.calibration:
-        raise ReferenceSelectionError("Give either --threshold or --calibration (with --fpr), not both.")
     if args.threshold is not None:
         detector.set_threshold(args.threshold)
     elif args.calibration:
-        chosen = detector.calibrate(args.calibration, args.fpr, progress=args.progress)
+        chosen = detector.calibrate(expand_paths(args.calibration, "--calibration"), args.fpr, progress=args.progress)
         print(f"gad {command}: threshold {chosen.value:.6g} flags at most {args.fpr:.3g} of {chosen.normals} "
               "held-out normal images", file=sys.stderr)
     return detector, checkpoint

@@ -17,6 +17,7 @@ from jsonargparse import ArgumentParser
 from gad.cli.detector_args import add_detector_arguments, detector_from_args
 from gad.cli.runs import new_output_dir, run_of_checkpoint
 from gad.errors import GadError
+from gad.inference.inputs import expand_paths
 from gad.inference.outputs import write_predictions
 
 FOLDER_MODE_OPTION = "--images"
@@ -43,12 +44,13 @@ def _parser() -> ArgumentParser:
 def predict_main(argv: list[str]) -> None:
     args = _parser().parse_args(argv)
     try:
+        images = expand_paths(args.images, FOLDER_MODE_OPTION)
         detector, checkpoint = detector_from_args(args, "predict")
         output = Path(args.output) if args.output else new_output_dir(
             run_of_checkpoint(checkpoint) / "predict", detector.category or "images"
         )
         files = write_predictions(
-            detector, args.images, output, args.map_format, args.progress, context={"checkpoint": str(checkpoint)}
+            detector, images, output, args.map_format, args.progress, context={"checkpoint": str(checkpoint)}
         )
     except GadError as err:
         sys.exit(f"gad predict: error: {err}")
