@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from gad.cli import main
 from gad.data.images import ResizeToTensor, read_rgb
 from gad.inference import Detector
 from gad.inference.onnx_export import TOLERANCE, ExportError, export_onnx
@@ -19,38 +20,45 @@ from gad.models.inctrl import InCTRL
 onnxruntime = pytest.importorskip("onnxruntime", reason="the [export] extra is not installed")
 
 
-def detector_for(method: str, checkpoint: Path) -> Detector:
-    if method == "DictAS":
-        return Detector.from_checkpoint(checkpoint, device="cpu")
-    backbone = ClipConfig("gad-tiny-vit", pretrained=None, layers=[1, 2, 3], image_size=96)
-    return Detector(InCTRL(backbone, sigma=2.0), device="cpu")  # untrained heads: same graph as a trained one
-
-
-@pytest.mark.parametrize("method", ["DictAS", "InCTRL"])
-def test_onnx_matches_torch_on_real_images(
-    method: str, dictas_checkpoint: Path, quickstart_root: Path, tmp_path: Path
-) -> None:
-    good = sorted((quickstart_root / "coins" / "train" / "good").glob("*.png"))
-    detector = detector_for(method, dictas_checkpoint).set_references(good[:2], "coins")
-    detector.calibrate(good[2:6], fpr=0.25)
-    result = export_onnx(detector, tmp_path / "coins.onnx")
-    metadata = json.loads(result.metadata_path.read_text())
+def assert_onnx_matches_torch(onnx_path: Path, detector: Detector, queries: list[Path]) -> None:
+    """A deployment feeds resized [0, 1] images: onnxruntime must give the torch model's scores and maps."""
     size = detector.image_size
-    assert metadata["method"] == method and metadata["input"]["shape"] == ["batch", 3, size, size]
-    assert metadata["threshold"] == detector.threshold.as_dict()
-    assert metadata["verification"]["tolerance"] == TOLERANCE
-
-    # a deployment feeds resized [0, 1] images; compare with the torch detector on the same files
-    queries = sorted((quickstart_root / "coins" / "test").glob("*/*.png"))[:3]
     batch = torch.stack([ResizeToTensor(size)(read_rgb(p))[0] for p in queries]).numpy()
-    session = onnxruntime.InferenceSession(str(result.onnx_path), providers=["CPUExecutionProvider"])
+    session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     scores, maps = session.run(["score", "anomaly_map"], {"images": batch})
     with torch.no_grad():
-        expected = detector.module.model(torch.from_numpy(batch), "coins")
-    assert maps.shape == (3, 1, size, size)
+        expected = detector.module.model(torch.from_numpy(batch), detector.category)
+    assert maps.shape == (len(queries), 1, size, size)
     np.testing.assert_allclose(scores, expected.score.numpy(), atol=TOLERANCE)
     np.testing.assert_allclose(maps, expected.anomaly_map.numpy(), atol=TOLERANCE)
     assert [p.score for p in detector.predict(queries)] == pytest.approx(scores.tolist(), abs=TOLERANCE)
+
+
+def test_gad_export_of_the_quickstart_checkpoint(
+    dictas_checkpoint: Path, quickstart_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = sorted((quickstart_root / "coins" / "train" / "good").glob("*.png"))
+    args = ["export", "--ckpt_path", str(dictas_checkpoint), "--references", *map(str, good[:2]), "--category", "coins",
+            "--calibration", *map(str, good[2:6]), "--fpr", "0.25", "--output", str(tmp_path / "coins.onnx"),
+            "--progress", "false"]
+    monkeypatch.setattr(sys, "argv", ["gad", *args])
+    main(args)
+    metadata = json.loads((tmp_path / "coins.json").read_text())
+    detector = Detector.from_checkpoint(dictas_checkpoint, device="cpu").set_references(good[:2], "coins")
+    assert metadata["threshold"] == detector.calibrate(good[2:6], fpr=0.25).as_dict()
+    assert metadata["method"] == "DictAS" and metadata["input"]["shape"] == ["batch", 3, 112, 112]
+    assert metadata["references"] == [str(p) for p in good[:2]]
+    assert max(metadata["verification"]["max_abs_difference"].values()) <= TOLERANCE
+    assert_onnx_matches_torch(tmp_path / "coins.onnx", detector, sorted((quickstart_root / "coins" / "test").glob("*/*.png"))[:3])
+
+
+def test_inctrl_export_matches_torch(quickstart_root: Path, tmp_path: Path) -> None:
+    backbone = ClipConfig("gad-tiny-vit", pretrained=None, layers=[1, 2, 3], image_size=96)
+    detector = Detector(InCTRL(backbone, sigma=2.0), device="cpu")  # untrained heads: the same graph as trained ones
+    detector.set_references(sorted((quickstart_root / "coins" / "train" / "good").glob("*.png"))[:2], "coins")
+    result = export_onnx(detector, tmp_path / "inctrl.onnx")
+    assert result.metadata["method"] == "InCTRL" and result.metadata["threshold"] is None
+    assert_onnx_matches_torch(result.onnx_path, detector, sorted((quickstart_root / "coins" / "test").glob("*/*.png"))[:3])
 
 
 def test_export_without_the_extra_says_what_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
