@@ -6,20 +6,14 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torchmetrics import Metric
 
 from gad.errors import ConfigError
-from gad.metrics.curves import (
-    aupro_cflow,
-    aupro_exact,
-    bin_index,
-    binary_metrics,
-    cflow_bin_index,
-    histogram,
-)
+from gad.metrics.curves import aupro_cflow, aupro_exact, bin_scores, binary_metrics, cflow_histogram, histogram
 from gad.metrics.regions import overlap_weights
 
 MEAN = "mean"
@@ -123,7 +117,8 @@ class AnomalyMetrics(Metric):
             selected = rows[category[rows] == number]
             if len(selected) == 0:
                 continue
-            hist = histogram(*bin_index(score[selected], None), label[selected] > 0)
+            binning = bin_scores(score[selected], None)
+            hist = histogram(binning.index, binning.count, label[selected] > 0)
             row = {f"image_{k}": v for k, v in binary_metrics(hist).items()}
             if with_pixels:
                 row |= self._pixel_metrics(_take(self.anomaly_map, selected), _take(self.mask, selected))
@@ -136,16 +131,15 @@ class AnomalyMetrics(Metric):
     def _pixel_metrics(self, maps: Tensor, masks: Tensor) -> dict[str, float]:
         scores, positive = maps.reshape(-1), masks.reshape(-1) > 0
         weights = overlap_weights(masks) if self.settings.aupro else None
-        index, count = bin_index(scores, self.settings.bins)
-        hist = histogram(index, count, positive, weights)
-        del index
+        binning = bin_scores(scores, self.settings.bins)
+        hist = histogram(binning.index, binning.count, positive, weights)
         row = {f"pixel_{k}": v for k, v in binary_metrics(hist).items()}
         limit = self.settings.fpr_limit
         if "exact" in self.settings.aupro:
             row[AUPRO_KEYS["exact"]] = aupro_exact(hist, limit)
         if "cflow200" in self.settings.aupro:
-            binned = cflow_bin_index(scores)
-            row[AUPRO_KEYS["cflow200"]] = math.nan if binned is None else aupro_cflow(histogram(*binned, positive, weights), limit)
+            thresholds = cflow_histogram(binning, hist, scores, positive, weights)
+            row[AUPRO_KEYS["cflow200"]] = math.nan if thresholds is None else aupro_cflow(thresholds, limit)
         return row
 
 
@@ -162,17 +156,14 @@ def _count(states: list[Tensor] | Tensor) -> int:
 
 
 def _take(states: list[Tensor] | Tensor, rows: Tensor) -> Tensor:
-    """``rows`` of the concatenated states without concatenating them all (pixel states are large)."""
-    if isinstance(states, Tensor):
-        return states[rows]
-    sizes = torch.tensor([len(s) for s in states])
-    ends = sizes.cumsum(0)
-    chunk = torch.bucketize(rows, ends, right=True)
-    out = states[0].new_empty((len(rows), *states[0].shape[1:]))
-    for number in chunk.unique().tolist():
-        at = (chunk == number).nonzero().squeeze(1)
-        out[at] = states[number][rows[at] - (ends[number] - sizes[number])]
-    return out
+    """``rows`` of the concatenated states, without concatenating all states first (pixel states are large).
+    numpy copies image by image: torch's stack or cat of many images, or index_select, are far slower."""
+    chunks = [states] if isinstance(states, Tensor) else states
+    ends = torch.tensor([len(c) for c in chunks]).cumsum(0)
+    chunk = torch.bucketize(rows, ends, right=True).tolist()
+    local = (rows - torch.cat([ends.new_zeros(1), ends])[chunk]).tolist()
+    arrays = [c.numpy() for c in chunks]
+    return torch.from_numpy(np.concatenate([arrays[c][i : i + 1] for c, i in zip(chunk, local)]))
 
 
 def _cat(states: list[Tensor] | Tensor) -> Tensor:
