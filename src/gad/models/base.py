@@ -105,14 +105,19 @@ class FewShotAnomalyModule(pl.LightningModule):
         return out
 
     def _finish_evaluation(self, prefix: str) -> None:
-        """Compute and log ``{prefix}/{metric}`` (mean over datasets), ``{prefix}/{dataset}/{metric}`` and
+        """Compute and log, under keys that do not depend on how many datasets are evaluated,
+        ``{prefix}/{metric}`` (mean over datasets), ``{prefix}/{dataset}/{metric}`` (mean over its categories) and
         ``{prefix}/{dataset}/{category}/{metric}``; keep them in ``results_by_dataset`` and ``results``."""
         assert self.metrics is not None
         self.results_by_dataset = {name: m.compute() for name, m in zip(self.dataset_names, self.metrics)}
         self.results = flatten_results(self.results_by_dataset)
-        for key, row in self.results.items():
-            for name, value in row.items():
-                self.log(f"{prefix}/{name}" if key == MEAN else f"{prefix}/{key}/{name}", value, rank_zero_only=True)
+        logged = {f"{prefix}/{name}": value for name, value in self.results.get(MEAN, {}).items()}
+        for dataset, table in self.results_by_dataset.items():
+            for key, row in table.items():
+                where = f"{prefix}/{dataset}" if key == MEAN else f"{prefix}/{dataset}/{key}"
+                logged |= {f"{where}/{name}": value for name, value in row.items()}
+        for key, value in logged.items():
+            self.log(key, value, rank_zero_only=True)
         for metrics in self.metrics:
             metrics.reset()
 
