@@ -43,9 +43,9 @@ def test_ddp_evaluation_equals_one_process(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "MEMBER: 2/2" in done.stderr + done.stdout, "did not run on 2 processes"
-    images = [p for c in ("gravel", "chelsea", "coins") for p in (tmp_path / "data" / "quickstart" / c / "test").rglob("*.png")]
+    images = [p for c in ("gravel", "chelsea", "coins") for p in (tmp_path / "data" / "small" / c / "test").rglob("*.png")]
     assert len(images) % 2 == 1, "the test set must be odd for the sampler to pad"
     (one,), (two,) = (list((tmp_path / name).glob("*/results.json")) for name in ("one", "two"))
-    single, distributed = (json.loads(p.read_text())["results"]["quickstart"] for p in (one, two))
+    single, distributed = (json.loads(p.read_text())["results"]["small"] for p in (one, two))
     assert set(single) == {"gravel", "chelsea", "coins", "mean"} and "pixel_aupro" in single["mean"]
     assert distributed == single

@@ -41,7 +41,7 @@ class SaveRunConfig(SaveConfigCallback):
         folder = Path(trainer.default_root_dir)
         folder.mkdir(parents=True, exist_ok=True)
         self.parser.save(self.config, folder / CONFIG_NAME, overwrite=True, multifile=False)
-        log_config(trainer, self.config.clone().as_dict(), run_identity(stage, self.config))
+        log_config(trainer, self.config.clone().as_dict(), run_identity(str(getattr(stage, "value", stage)), self.config))
 
 
 class GadCLI(LightningCLI):
