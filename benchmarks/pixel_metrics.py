@@ -16,7 +16,6 @@ import argparse
 import resource
 import time
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 

@@ -68,7 +68,7 @@ def _compute(settings: MetricSettings, scores, labels, maps, masks) -> dict[str,
     return metric.compute()["a"]
 
 
-@pytest.mark.parametrize("bins, tolerance", [(None, 1e-9), (2**20, 1e-9), (64, 0.05)])
+@pytest.mark.parametrize("bins, tolerance", [(None, 1e-9), (2048, 1e-9), (64, 0.05)])  # 3456 pixels
 def test_auroc_ap_f1_match_sklearn(bins: int | None, tolerance: float) -> None:
     scores, labels, maps, masks = _random_set(0)
     row = _compute(MetricSettings(bins=bins, aupro=[]), scores, labels, maps, masks)
@@ -89,7 +89,7 @@ def test_aupro_matches_straightforward_pro_curves(seed: int) -> None:
     row = _compute(MetricSettings(bins=None), scores, labels, maps, masks)
     assert row["pixel_aupro"] == pytest.approx(reference_aupro_exact(maps.numpy(), masks.numpy()), abs=1e-9)
     assert row["pixel_aupro_cflow200"] == pytest.approx(reference_aupro_cflow(maps.numpy(), masks.numpy()), abs=1e-9)
-    binned = _compute(MetricSettings(), scores, labels, maps, masks)  # ties stay ties in 2**20 bins
+    binned = _compute(MetricSettings(bins=2048), scores, labels, maps, masks)  # one distinct score per bin
     assert binned["pixel_aupro"] == pytest.approx(row["pixel_aupro"], abs=1e-9)
     coarse = _compute(MetricSettings(bins=7), scores, labels, maps, masks)  # thresholds resolved inside bins
     assert binned["pixel_aupro_cflow200"] == coarse["pixel_aupro_cflow200"] == row["pixel_aupro_cflow200"]
@@ -160,3 +160,12 @@ def test_metric_benchmark_runs_tiny() -> None:
     assert "all image and pixel metrics" in done.stdout and "scikit-learn: pixel AUROC and AP" in done.stdout
     exact_difference = float(done.stdout.split("exact (sorted) - sklearn| over categories and both metrics: ")[1].split()[0])
     assert exact_difference < 1e-9
+
+
+def test_small_categories_are_exact_and_large_ones_binned() -> None:
+    scores, labels, maps, masks = _random_set(5)
+    maps = maps + torch.rand(maps.shape, generator=torch.Generator().manual_seed(0)) * 1e-3  # no ties
+    exact = _compute(MetricSettings(bins=None), scores, labels, maps, masks)
+    assert _compute(MetricSettings(bins=maps.numel()), scores, labels, maps, masks) == exact
+    binned = _compute(MetricSettings(bins=maps.numel() - 1), scores, labels, maps, masks)
+    assert binned != exact and binned["pixel_auroc"] == pytest.approx(exact["pixel_auroc"], abs=1e-3)

@@ -31,9 +31,9 @@ class MetricSettings:
         aupro: AUPRO definitions to report: ``exact`` (exact PRO curve up to FPR 0.3, divided by 0.3, as
             anomalib and MVTec's reference) as ``pixel_aupro``; ``cflow200`` (200 thresholds, FPRs below 0.3
             min-max rescaled, as DictAS and other CLIP anomaly papers) as ``pixel_aupro_cflow200``.
-        bins: pixel scores are counted in this many equal-width bins per category (linear time, equal to the exact
-            values up to ties inside a bin); ``None`` sorts every pixel for the exact values (slower). Image
-            metrics are always exact.
+        bins: pixel scores of a category with more pixels than this are counted in this many equal-width bins
+            (linear time, equal to the exact values up to ties inside a bin, about 1e-6 at 2**20); smaller
+            categories, and all with ``None``, sort their pixels for the exact values. Image metrics are exact.
         fpr_limit: the false-positive rate up to which AUPRO integrates.
     """
 
@@ -131,7 +131,8 @@ class AnomalyMetrics(Metric):
     def _pixel_metrics(self, maps: Tensor, masks: Tensor) -> dict[str, float]:
         scores, positive = maps.reshape(-1), masks.reshape(-1) > 0
         weights = overlap_weights(masks) if self.settings.aupro else None
-        binning = bin_scores(scores, self.settings.bins)
+        bins = self.settings.bins
+        binning = bin_scores(scores, None if bins is None or len(scores) <= bins else bins)
         hist = histogram(binning.index, binning.count, positive, weights)
         row = {f"pixel_{k}": v for k, v in binary_metrics(hist).items()}
         limit = self.settings.fpr_limit
