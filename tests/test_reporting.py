@@ -50,19 +50,29 @@ def test_sweep_table_has_mean_and_std_over_seeds() -> None:
 
 
 def test_gad_benchmark_writes_a_shots_by_seeds_table(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    targets = []
+    for name, category in (("set_a", "coins"), ("set_b", "gravel")):
+        source = {"class_path": "gad.data.sources.QuickstartData",
+                  "init_args": {"root": "data/quickstart", "categories": [category], "name": name}}
+        (in_tmp / f"{name}.yaml").write_text(yaml.safe_dump({"data": {"init_args": {"target": source}}}))
+        targets.append(f"{name}.yaml")
     run_gad(
-        monkeypatch, "benchmark", "--shots", "1", "2", "--seeds", "0", "1", "--",
-        "--config", BASELINE, "--trainer.logger", "false", "--data.init_args.target.init_args.categories", "[coins]",
+        monkeypatch, "benchmark", "--shots", "1", "2", "--seeds", "0", "1", "--targets", *targets, "--",
+        "--config", BASELINE, "--trainer.logger", "false",
     )
     (folder,) = (in_tmp / "runs").glob("*_benchmark")
     records = pd.read_csv(folder / "benchmark.csv")
-    assert sorted(set(zip(records["shots"], records["seed"]))) == [(1, 0), (1, 1), (2, 0), (2, 1)]
-    assert set(records["metric"]) == ALL_METRICS and set(records["category"]) == {"coins", "mean"}
+    assert sorted(set(zip(records["dataset"], records["shots"], records["seed"]))) == [
+        (d, k, s) for d in ("set_a", "set_b") for k in (1, 2) for s in (0, 1)
+    ]
+    assert set(records["metric"]) == ALL_METRICS
+    assert set(records[records["dataset"] == "set_b"]["category"]) == {"gravel", "mean"}
     text = (folder / "benchmark.md").read_text()
     assert "| dataset | 1-shot | 2-shot |" in text and "±" in text and "### AUPRO-cflow200" in text
+    assert "| mean over datasets |" in text and "| set_a / coins |" in text
     tests = json.loads((folder / "benchmark.json").read_text())["tests"]
-    assert len(tests) == 4 and all((Path(t["folder"]) / "results.json").is_file() for t in tests)
-    assert all(list(Path(t["folder"]).glob("references_quickstart_k*_seed*.json")) for t in tests)
+    assert len(tests) == 8 and all((Path(t["folder"]) / "results.json").is_file() for t in tests)
+    assert all(list(Path(t["folder"]).glob("references_set_*_k*_seed*.json")) for t in tests)
 
 
 def test_gad_test_logs_offline_to_wandb_without_api_key(in_tmp: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:

@@ -36,7 +36,8 @@ def _parser() -> ArgumentParser:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="reference draws (data.seed)")
     parser.add_argument(
         "--targets", type=str, nargs="+", default=[],
-        help="test configs (YAML, e.g. setting data.init_args.target) to run in turn; default the run's targets",
+        help="test configs (YAML setting data.init_args.target, given a distinct name) to run in turn, each after "
+        "the run's config and the arguments after --; default the run's targets",
     )
     return parser
 
@@ -64,8 +65,9 @@ def run_sweep(run: str | None, shots: list[int], seeds: list[int], targets: list
     for target in targets or [None]:
         for k in shots:
             for seed in seeds:
-                args = ["test", *(["--run", run] if run else []), "--shots", str(k), "--data.init_args.seed", str(seed)]
-                args += [*(["--config", target] if target else []), *test_args]
+                # the run's (or given) config, then the target's, then shots and seed: later arguments win
+                args = ["test", *(["--run", run] if run else []), *test_args, *(["--config", target] if target else [])]
+                args += ["--shots", str(k), "--data.init_args.seed", str(seed)]
                 cli = run_lightning(args)
                 out = Path(cli.trainer.default_root_dir)
                 run_folder = run_folder or (out.parent.parent if out.parent.name == "test" else None)
