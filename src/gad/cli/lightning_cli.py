@@ -28,8 +28,8 @@ DESCRIPTION = """gad: generalist few-shot visual anomaly detection.
   gad test --shots 8                               test the most recent run with 8 normal references
   gad test --run runs/FOLDER --shots 8             test a given run
   gad fit -c configs/X.yaml -c configs/trainer/ddp.yaml -c configs/trainer/bf16.yaml
-  gad benchmark --shots 1 2 4 --seeds 0 1 2       test the most recent run over shots x seeds, one table
   gad data quickstart --root data/quickstart       generate the quickstart dataset
+  gad benchmark --shots 1 2 4 --seeds 0 1 2       test the most recent run over shots x seeds, one table
 
 Runs go to $GAD_RUNS_DIR (default ./runs)."""
 
