@@ -72,7 +72,7 @@ def test_quickstart_fit_then_test_latest_run(in_tmp: Path, monkeypatch: pytest.M
     assert "| gravel |" in (test_dir / "results.md").read_text()
     manifest = json.loads((test_dir / "references_quickstart_k8_seed0.json").read_text())
     assert all(len(paths) == 8 for paths in manifest["references"].values())
-    assert "coins" in captured.out and "image_auroc" in captured.out
+    assert "coins" in captured.out and "I-AUROC" in captured.out and "AUPRO-cflow200" in captured.out
 
     run_gad(monkeypatch, "test", "--run", str(run), "--shots", "2", "--data.seed", "1")
     assert any(p.name.endswith("_k2_seed1") for p in (run / "test").iterdir())

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from jsonargparse import Namespace
+from jsonargparse.typing import import_object
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.utilities import rank_zero_info
@@ -14,7 +16,10 @@ from lightning.pytorch.utilities import rank_zero_info
 from gad.callbacks import PredictionWriter, ResultsWriter
 from gad.cli.runs import CONFIG_NAME, latest_run, new_output_dir, run_checkpoint, run_of_checkpoint, runs_root
 from gad.data.datamodule import FewShotDataModule
+from gad.errors import GadError
+from gad.metrics.anomaly_metrics import MetricSettings
 from gad.models.base import FewShotAnomalyModule
+from gad.tracking import RunIdentity, has_api_key, log_config
 
 EVAL_COMMANDS = ("validate", "test", "predict")
 DESCRIPTION = """gad: generalist few-shot visual anomaly detection.
@@ -26,17 +31,20 @@ DESCRIPTION = """gad: generalist few-shot visual anomaly detection.
   gad data quickstart --root data/quickstart       generate the quickstart dataset
   gad predict --references good/ --images 'line/*.png'   maps, overlays, scores from a run and K normals
   gad export --references good/ --output model.onnx       ONNX of one product, its references baked in
+  gad benchmark --shots 1 2 4 --seeds 0 1 2       test the most recent run over shots x seeds, one table
 
 Runs go to $GAD_RUNS_DIR (default ./runs)."""
 
 
 class SaveRunConfig(SaveConfigCallback):
-    """Saves the resolved config as ``config.yaml`` in the run folder, whatever logger is used."""
+    """Saves the resolved config as ``config.yaml`` in the run folder, whatever logger is used, and logs it (with
+    the run's identity and the package versions) to wandb."""
 
     def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         folder = Path(trainer.default_root_dir)
         folder.mkdir(parents=True, exist_ok=True)
         self.parser.save(self.config, folder / CONFIG_NAME, overwrite=True, multifile=False)
+        log_config(trainer, self.config.clone().as_dict(), run_identity(str(getattr(stage, "value", stage)), self.config))
 
 
 class GadCLI(LightningCLI):
@@ -55,7 +63,7 @@ class GadCLI(LightningCLI):
             subclass_mode_data=True,
             save_config_callback=SaveRunConfig,
             save_config_kwargs={"save_to_log_dir": False},
-            trainer_defaults={"callbacks": [ResultsWriter(), PredictionWriter()]},
+            trainer_defaults={"callbacks": [PredictionWriter()]},
             seed_everything_default=0,
             parser_kwargs={"description": DESCRIPTION, "default_env": False},
             args=args,
@@ -72,6 +80,12 @@ class GadCLI(LightningCLI):
             help="A run folder to evaluate: its config.yaml and best checkpoint (default for "
             "validate/test/predict without --config: the most recent run).",
         )
+        parser.add_class_arguments(MetricSettings, "metrics")
+        parser.add_lightning_class_args(ResultsWriter, "results")
+
+    def instantiate_classes(self) -> None:
+        super().instantiate_classes()
+        self.model.metric_settings = self._get(self.config_init, "metrics")
 
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand]
@@ -79,7 +93,7 @@ class GadCLI(LightningCLI):
             config.data.init_args.shots = config.shots
         out_dir = self._output_dir(config)
         config.trainer.default_root_dir = str(out_dir)
-        _point_loggers_at(config.trainer, out_dir)
+        _point_loggers_at(config.trainer, out_dir, run_identity(self.subcommand, config))
         if self.subcommand == "fit":
             _point_checkpoints_at(config.trainer, out_dir / "checkpoints")
         elif config.get("verbose") and "--verbose" not in sys.argv:
@@ -98,10 +112,26 @@ class GadCLI(LightningCLI):
 
 
 def _data_name(config: Namespace) -> str:
-    auxiliary = config.data.init_args.get("auxiliary")
-    if isinstance(auxiliary, Namespace):
-        return str(auxiliary.init_args.get("name") or Path(auxiliary.init_args.get("root", "data")).name)
-    return "data"
+    return _source_name(config.data.init_args.get("auxiliary"))
+
+
+def _source_name(source: Any) -> str:
+    """A dataset's name from its config: ``name``, else its reader's default name; several targets joined by +."""
+    if isinstance(source, list):
+        return "+".join(_source_name(s) for s in source)
+    if not isinstance(source, Namespace):
+        return "data"
+    name = source.get("init_args", Namespace()).get("name")
+    return str(name or getattr(import_object(source.class_path), "default_name", "data"))
+
+
+def run_identity(command: str, config: Namespace) -> RunIdentity:
+    data = config.data.init_args
+    return RunIdentity(
+        command=command, method=config.model.class_path.rsplit(".", 1)[-1].lower(),
+        auxiliary=_source_name(data.get("auxiliary")), target=_source_name(data.get("target")),
+        shots=int(data.get("shots") or 0), seed=int(data.get("seed") or 0),
+    )
 
 
 def _as_list(value: Any) -> list:
@@ -110,14 +140,20 @@ def _as_list(value: Any) -> list:
     return list(value) if isinstance(value, list) else [value]
 
 
-def _point_loggers_at(trainer: Namespace, folder: Path) -> None:
-    """Loggers write inside the command's folder (wandb: ``<folder>/wandb/``), named after it."""
+def _point_loggers_at(trainer: Namespace, folder: Path, identity: RunIdentity) -> None:
+    """Loggers write inside the command's folder (wandb: ``<folder>/wandb/``). wandb runs are named, grouped and
+    tagged by method, auxiliary set, target, shots and seed, and run offline when no API key is set."""
     for logger in _as_list(trainer.get("logger")):
         if isinstance(logger, Namespace) and "init_args" in logger:
             logger.init_args.save_dir = str(folder)
             if logger.class_path.endswith("WandbLogger"):
-                logger.init_args.name = "/".join(folder.parts[-3:]) if folder.parent.name in EVAL_COMMANDS else folder.name
-                logger.init_args.group = folder.name if folder.parent.name not in EVAL_COMMANDS else folder.parent.parent.name
+                logger.init_args.name = identity.name
+                logger.init_args.group = identity.group
+                logger.init_args.job_type = identity.command
+                logger.init_args.tags = identity.tags
+                if not logger.init_args.get("offline") and "WANDB_MODE" not in os.environ and not has_api_key():
+                    logger.init_args.offline = True
+                    rank_zero_info(f"gad: no wandb API key: logging offline to {folder / 'wandb'} (wandb sync later)")
 
 
 def _point_checkpoints_at(trainer: Namespace, folder: Path) -> None:
@@ -149,4 +185,32 @@ def _option_value(argv: list[str], option: str) -> str | None:
             return argv[i + 1]
         if arg.startswith(option + "="):
             return arg.split("=", 1)[1]
+    return None
+
+
+def run_lightning(argv: list[str]) -> GadCLI:
+    """One ``fit|validate|test|predict`` command in this process; its wandb run is closed when it returns."""
+    argv = resolve_run_arguments(argv)
+    # DDP launches the other processes with sys.argv: give them the resolved arguments too.
+    sys.argv = [sys.argv[0], *argv]
+    cli = GadCLI()
+    _finish_wandb()
+    return cli
+
+
+def _finish_wandb() -> None:
+    """Close the command's wandb run, so that a next command in the same process starts its own."""
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and wandb.run is not None:
+        wandb.finish()
+
+
+def gad_error_in(err: BaseException | None) -> GadError | None:
+    """The GadError behind an exception (jsonargparse wraps errors raised while instantiating classes)."""
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, GadError):
+            return err
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
     return None

@@ -17,6 +17,8 @@ class Batch:
     label: (B,) long, 1 = anomalous.
     mask: (B, 1, H, W) float {0, 1}, or ``None`` for datasets without pixel annotations.
     support: (B, K, 3, H, W) per-sample normal references built by a training pipeline, else ``None``.
+    index: (B,) long, each sample's position in its evaluation dataset (metrics count a sample repeated by a
+        distributed sampler's padding once), else ``None``.
     """
 
     image: Tensor
@@ -26,6 +28,7 @@ class Batch:
     defect: list[str]
     path: list[str]
     support: Tensor | None = None
+    index: Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.path)
@@ -42,4 +45,5 @@ def collate_batch(items: list[dict[str, Any]]) -> Batch:
         defect=[item["defect"] for item in items],
         path=[item["path"] for item in items],
         support=torch.stack([item["support"] for item in items]) if "support" in items[0] else None,
+        index=torch.tensor([item["index"] for item in items], dtype=torch.long) if "index" in items[0] else None,
     )

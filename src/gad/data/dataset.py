@@ -51,6 +51,7 @@ class AnomalyDataset(Dataset):
             "category": row["category"],
             "defect": row["defect"],
             "path": row["path"],
+            "index": index,
         }
 
     def _resized_mask(self, mask: np.ndarray, image: np.ndarray, row: pd.Series) -> np.ndarray:

@@ -12,7 +12,7 @@ from lightning.pytorch.utilities import rank_zero_info
 from gad.data.batch import Batch
 from gad.data.datamodule import EvalStage, FewShotDataModule
 from gad.errors import ConfigError
-from gad.metrics.anomaly_metrics import MEAN, AnomalyMetrics, nanmean
+from gad.metrics.anomaly_metrics import MEAN, AnomalyMetrics, MetricSettings, nanmean
 from gad.models.components.clip_backbone import ClipBackbone
 from gad.models.components.few_shot import AnomalyPrediction, FewShotModel
 
@@ -29,7 +29,8 @@ class FewShotAnomalyModule(pl.LightningModule):
     Before each evaluation it takes the K references per category from the datamodule, encodes them once and
     writes their manifest into the run folder; each batch is scored per category; metrics are computed per
     category of each evaluated dataset and kept in ``self.results_by_dataset`` and, flat, in ``self.results``
-    (``self.results["mean"]`` is the mean over datasets). Pretrained frozen CLIP weights are left out of checkpoints (they are
+    (``self.results["mean"]`` is the mean over datasets), as ``self.metric_settings`` say (the CLI's
+    ``--metrics.*``). Pretrained frozen CLIP weights are left out of checkpoints (they are
     rebuilt from the config); randomly initialised ones are kept.
     """
 
@@ -40,6 +41,7 @@ class FewShotAnomalyModule(pl.LightningModule):
         self.metrics: torch.nn.ModuleList | None = None
         self.results: dict[str, dict[str, float]] = {}
         self.results_by_dataset: dict[str, dict[str, dict[str, float]]] = {}
+        self.metric_settings = MetricSettings()
 
     @property
     def backbone(self) -> ClipBackbone:
@@ -67,7 +69,7 @@ class FewShotAnomalyModule(pl.LightningModule):
             if self.trainer.is_global_zero:
                 saved = datamodule.save_references(stage, self.trainer.default_root_dir, index)
                 rank_zero_info(f"gad: {chosen.shots}-shot references of {chosen.dataset} written to {saved}")
-            collections.append(AnomalyMetrics(list(chosen.references)))
+            collections.append(AnomalyMetrics(list(chosen.references), self.metric_settings))
         self.metrics = torch.nn.ModuleList(collections).to(self.device)
 
     def _use_dataset(self, index: int) -> None:
@@ -96,29 +98,38 @@ class FewShotAnomalyModule(pl.LightningModule):
                 maps[index] = out.anomaly_map.float()
         return AnomalyPrediction(score=scores, anomaly_map=maps, parts=parts)
 
-    def _evaluate(self, batch: Batch, dataloader_idx: int) -> None:
+    def _evaluate(self, batch: Batch, dataloader_idx: int) -> AnomalyPrediction:
+        """Score a batch into the metrics of its dataset; the prediction goes on to callbacks (overlays)."""
         self._use_dataset(dataloader_idx)
         out = self.predict_batch(batch)
         metrics = self.metrics[dataloader_idx]
-        metrics.update(metrics.category_index(batch.category), out.score, batch.label, out.anomaly_map, batch.mask)
+        metrics.update(
+            metrics.category_index(batch.category), out.score, batch.label, out.anomaly_map, batch.mask, batch.index
+        )
+        return out
 
     def _finish_evaluation(self, prefix: str) -> None:
-        """Compute and log ``{prefix}/{metric}`` (mean over datasets), ``{prefix}/{dataset}/{metric}`` and
+        """Compute and log, under keys that do not depend on how many datasets are evaluated,
+        ``{prefix}/{metric}`` (mean over datasets), ``{prefix}/{dataset}/{metric}`` (mean over its categories) and
         ``{prefix}/{dataset}/{category}/{metric}``; keep them in ``results_by_dataset`` and ``results``."""
         assert self.metrics is not None
         self.results_by_dataset = {name: m.compute() for name, m in zip(self.dataset_names, self.metrics)}
         self.results = flatten_results(self.results_by_dataset)
-        for key, row in self.results.items():
-            for name, value in row.items():
-                self.log(f"{prefix}/{name}" if key == MEAN else f"{prefix}/{key}/{name}", value, rank_zero_only=True)
+        logged = {f"{prefix}/{name}": value for name, value in self.results.get(MEAN, {}).items()}
+        for dataset, table in self.results_by_dataset.items():
+            for key, row in table.items():
+                where = f"{prefix}/{dataset}" if key == MEAN else f"{prefix}/{dataset}/{key}"
+                logged |= {f"{where}/{name}": value for name, value in row.items()}
+        for key, value in logged.items():
+            self.log(key, value, rank_zero_only=True)
         for metrics in self.metrics:
             metrics.reset()
 
     def on_validation_start(self) -> None:
         self._start_evaluation("validate")
 
-    def validation_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> None:
-        self._evaluate(batch, dataloader_idx)
+    def validation_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> AnomalyPrediction:
+        return self._evaluate(batch, dataloader_idx)
 
     def on_validation_epoch_end(self) -> None:
         self._finish_evaluation("val")
@@ -126,8 +137,8 @@ class FewShotAnomalyModule(pl.LightningModule):
     def on_test_start(self) -> None:
         self._start_evaluation("test")
 
-    def test_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> None:
-        self._evaluate(batch, dataloader_idx)
+    def test_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> AnomalyPrediction:
+        return self._evaluate(batch, dataloader_idx)
 
     def on_test_epoch_end(self) -> None:
         self._finish_evaluation("test")

@@ -1,0 +1,93 @@
+"""``gad benchmark``: a trained run tested over shots x seeds (reference draws) x target sets, in one table.
+
+    gad benchmark --shots 1 2 4 8 --seeds 0 1 2                        the most recent run, its own targets
+    gad benchmark --run runs/FOLDER --shots 4 --seeds 0 1 2 3 4 \\
+        --targets configs/targets/visa.yaml configs/targets/mpdd.yaml   other target sets (test configs)
+    gad benchmark --shots 1 2 -- --trainer.logger false                 arguments after -- go to every gad test
+
+Each (target, shots, seed) is one ``gad test`` with its own folder, results and manifests under the run. The
+combined tables (mean ± sample std over seeds, in percent) go to ``<run>/benchmark/<time>/``: ``benchmark.md``
+(per metric: rows = datasets, columns = shots; then per category), ``benchmark.csv`` (every value of every test)
+and ``benchmark.json``. The sweep is the only mode so far; other modes (e.g. speed) would be further subcommands.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+from jsonargparse import ArgumentParser
+from rich.console import Console
+from rich.markdown import Markdown
+
+from gad.cli.lightning_cli import gad_error_in, run_lightning
+from gad.cli.runs import runs_root
+from gad.errors import ConfigError
+from gad.reporting import sweep_markdown
+
+
+def _parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="gad benchmark", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run", type=str | None, default=None, help="the run to test (default: the most recent)")
+    parser.add_argument("--shots", type=int, nargs="+", default=[1, 2, 4, 8], help="numbers of normal references")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="reference draws (data.seed)")
+    parser.add_argument(
+        "--targets", type=str, nargs="+", default=[],
+        help="test configs (YAML setting data.init_args.target, given a distinct name) to run in turn, each after "
+        "the run's config and the arguments after --; default the run's targets",
+    )
+    return parser
+
+
+def benchmark_main(argv: list[str]) -> None:
+    own, test_args = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
+    config = _parser().parse_args(own)
+    try:
+        folder = run_sweep(config.run, config.shots, config.seeds, config.targets, test_args)
+    except Exception as err:
+        cause = gad_error_in(err)
+        if cause is None:
+            raise
+        sys.exit(f"gad benchmark: error: {cause}")
+    print(f"gad benchmark: tables written to {folder}")
+
+
+def run_sweep(run: str | None, shots: list[int], seeds: list[int], targets: list[str], test_args: list[str]) -> Path:
+    """Every (target, shots, seed) test; the long table of their results; the combined tables. Returns the folder."""
+    if not shots or not seeds:
+        raise ConfigError("gad benchmark needs at least one value in --shots and in --seeds")
+    records: list[dict] = []
+    tests: list[dict] = []
+    run_folder: Path | None = None
+    for target in targets or [None]:
+        for k in shots:
+            for seed in seeds:
+                # the run's (or given) config, then the target's, then shots and seed: later arguments win
+                args = ["test", *(["--run", run] if run else []), *test_args, *(["--config", target] if target else [])]
+                args += ["--shots", str(k), "--data.init_args.seed", str(seed)]
+                cli = run_lightning(args)
+                out = Path(cli.trainer.default_root_dir)
+                run_folder = run_folder or (out.parent.parent if out.parent.name == "test" else None)
+                tests.append({"target": target, "shots": k, "seed": seed, "folder": str(out)})
+                for dataset, table in cli.model.results_by_dataset.items():
+                    for category, row in table.items():
+                        records += [
+                            {"dataset": dataset, "category": category, "shots": k, "seed": seed, "metric": m, "value": v}
+                            for m, v in row.items()
+                        ]
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    folder = run_folder / "benchmark" / stamp if run_folder else runs_root() / f"{stamp}_benchmark"
+    return write_sweep(pd.DataFrame(records), folder, {"shots": shots, "seeds": seeds, "tests": tests})
+
+
+def write_sweep(records: pd.DataFrame, folder: Path, context: dict) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    records.to_csv(folder / "benchmark.csv", index=False)
+    markdown = sweep_markdown(records)
+    (folder / "benchmark.md").write_text(markdown)
+    (folder / "benchmark.json").write_text(json.dumps({**context, "results": records.to_dict("records")}, indent=2) + "\n")
+    Console(width=None if Console().is_terminal else 160).print(Markdown(sweep_markdown(records, per_category=False)))
+    return folder
