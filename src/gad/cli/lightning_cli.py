@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
+from argparse import RawDescriptionHelpFormatter
 from pathlib import Path
 from typing import Any
 
-from jsonargparse import Namespace
+from jsonargparse import DefaultHelpFormatter, Namespace
 from jsonargparse.typing import import_object
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
@@ -24,16 +25,20 @@ from gad.tracking import RunIdentity, has_api_key, log_config
 EVAL_COMMANDS = ("validate", "test", "predict")
 DESCRIPTION = """gad: generalist few-shot visual anomaly detection.
 
-  gad fit --config configs/quickstart.yaml         train (the run folder goes under runs/)
-  gad test --shots 8                               test the most recent run with 8 normal references
-  gad test --run runs/FOLDER --shots 8             test a given run
+  gad fit --config configs/quickstart.yaml              train (the run folder goes under runs/)
+  gad test --shots 8                                    test the most recent run with 8 normal references
+  gad test --run runs/FOLDER --shots 8                  test a given run
   gad fit -c configs/X.yaml -c configs/trainer/ddp.yaml -c configs/trainer/bf16.yaml
-  gad data quickstart --root data/quickstart       generate the quickstart dataset
-  gad predict --references good/ --images 'line/*.png'   maps, overlays, scores from a run and K normals
-  gad export --references good/ --output model.onnx       ONNX of one product, its references baked in
-  gad benchmark --shots 1 2 4 --seeds 0 1 2       test the most recent run over shots x seeds, one table
+  gad data quickstart --root data/quickstart            generate the quickstart dataset
+  gad predict --references good/ --images 'line/*.png'  maps, overlays, scores from a run and K normals
+  gad export --references good/ --output model.onnx     ONNX of one product, its references baked in
+  gad benchmark --shots 1 2 4 --seeds 0 1 2             test the most recent run over shots x seeds, one table
 
 Runs go to $GAD_RUNS_DIR (default ./runs)."""
+
+
+class HelpFormatter(RawDescriptionHelpFormatter, DefaultHelpFormatter):
+    """jsonargparse's help, with the description's examples kept one per line."""
 
 
 class SaveRunConfig(SaveConfigCallback):
@@ -65,7 +70,7 @@ class GadCLI(LightningCLI):
             save_config_kwargs={"save_to_log_dir": False},
             trainer_defaults={"callbacks": [PredictionWriter()]},
             seed_everything_default=0,
-            parser_kwargs={"description": DESCRIPTION, "default_env": False},
+            parser_kwargs={"description": DESCRIPTION, "default_env": False, "formatter_class": HelpFormatter},
             args=args,
             run=run,
         )
