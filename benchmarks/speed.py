@@ -1,0 +1,356 @@
+"""Speed of DictAS and InCTRL next to the bare CLIP forward they are built on, in one run on one machine.
+
+    python benchmarks/speed.py dictas                        # ViT-L-14-336, K = 1, 4, 16, batch 1, fp32, CPU
+    python benchmarks/speed.py inctrl                        # ViT-B-16-plus-240 at 240 px, K = 2, 4, 8
+    python benchmarks/speed.py dictas --device cuda --precision bf16 --batch 32
+    python benchmarks/speed.py dictas --parts lookup         # the sparsemax lookup alone, sort-based vs top-k
+    python benchmarks/speed.py dictas --parts data --workers 0 2   # training samples/s from 1000 px JPEGs
+    python benchmarks/speed.py dictas --clip gad-tiny-vit-l --image-size 112 --shots 1 2   # seconds, for tests
+
+Random weights (nothing is downloaded): speed does not depend on the values, only on the shapes. Parts:
+
+- backbone: ``ClipBackbone`` forward of the tapped layers, the reference every ``x backbone`` ratio is taken
+  against (measured first and again last: a ratio is only good if both agree);
+- inference: ``model(images, category)`` after ``set_references`` (timed once, per category), per K;
+- train: one optimisation step (``training_step``, backward, optimiser) on a batch of ``--train-batch`` queries,
+  against the backbone forward of the same images (queries and their supports);
+- lookup: the sparsemax dictionary lookup of one layer and scale (N queries against K x N keys), the exact
+  sort-based path against the top-k path, checked equal;
+- data: training items per second of the method's training pipeline, from ``--data-side`` px JPEG files, with
+  each of ``--workers`` (0: in the main process, one thread: the figure per CPU core).
+
+Timings are the best of ``--repeats`` after a warm-up, with the 1-minute load average of the machine: on a shared
+machine, repeat a run whose load is above the number of cores. Peak memory: CUDA allocator peak on GPU, peak
+resident set of the process on CPU (weights included in both).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import torch
+from rich.console import Console
+from rich.table import Table
+from torch.utils.data import DataLoader
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import PRECISIONS, PeakMemory, Timing, autocast, synchronize, time_calls  # noqa: E402
+
+from gad.data.batch import Batch, collate_batch  # noqa: E402
+from gad.data.dataset import PipelineDataset, TrainingPipeline  # noqa: E402
+from gad.data.synthesis import ProceduralTextures  # noqa: E402
+from gad.models.base import FewShotAnomalyModule  # noqa: E402
+from gad.models.components.clip_backbone import ClipConfig  # noqa: E402
+from gad.models.dictas import lookup as lookup_module  # noqa: E402
+from gad.models.dictas.lookup import lookup  # noqa: E402
+
+CATEGORY = "brick"
+METHODS = {
+    # method: (LightningModule path, CLIP, tapped layers, image size, shots, training shots, training pipeline)
+    "dictas": ("gad.models.dictas.DictAS", "ViT-L-14-336", [6, 12, 18, 24], 336, [1, 4, 16], 1,
+               "gad.models.dictas.training_data.DictASTrainingPipeline"),
+    "inctrl": ("gad.models.inctrl.InCTRL", "ViT-B-16-plus-240", [7, 9, 11], 240, [2, 4, 8], 2,
+               "gad.models.inctrl.InCTRLTrainingPipeline"),
+}
+PARTS = ("backbone", "inference", "train", "lookup", "data")
+
+
+@dataclass
+class Row:
+    """One line of the report."""
+
+    part: str
+    what: str
+    seconds: float | None = None  # per call
+    items: int = 1  # images (or samples) per call
+    memory: int | None = None
+    reference: float | None = None  # seconds per item of the bare backbone, for the ratio
+    load: float = field(default_factory=lambda: os.getloadavg()[0])
+    note: str = ""
+
+
+def _import(path: str) -> type:
+    module, name = path.rsplit(".", 1)
+    return getattr(__import__(module, fromlist=[name]), name)
+
+
+def build(args: argparse.Namespace) -> FewShotAnomalyModule:
+    """The method's LightningModule with a random-weight CLIP, on the device, in eval mode."""
+    module_path, *_ = METHODS[args.method]
+    config = ClipConfig(model_name=args.clip, pretrained=None, layers=args.layers, image_size=args.image_size)
+    options = {"sparsemax_topk": args.sparsemax_topk or None} if args.method == "dictas" else {}
+    torch.manual_seed(0)
+    return _import(module_path)(backbone=config, **options).to(args.device).eval()
+
+
+def images(count: int, side: int, device: torch.device, seed: int = 0) -> torch.Tensor:
+    return torch.rand(count, 3, side, side, generator=torch.Generator().manual_seed(seed)).to(device)
+
+
+def timed(function: Callable[[], object], args: argparse.Namespace) -> tuple[Timing, int | None]:
+    """Best time and peak memory of ``function`` under the run's precision, without autograd."""
+    with torch.inference_mode(), autocast(args.device, args.precision), PeakMemory(args.device) as peak:
+        timing = time_calls(function, args.device, args.repeats)
+    return timing, peak.bytes
+
+
+def backbone_rows(module: FewShotAnomalyModule, args: argparse.Namespace, tag: str) -> list[Row]:
+    backbone, side = module.model.backbone, args.image_size
+    rows = []
+    for batch in sorted({1, args.batch}):
+        x = images(batch, side, args.device)
+        timing, memory = timed(lambda x=x: backbone(x), args)
+        rows.append(Row("backbone", f"tapped layers {list(backbone.layers)}, batch {batch} ({tag})",
+                        timing.best, batch, memory, load=timing.load))
+    x = images(1, side, args.device)
+    timing, memory = timed(lambda: backbone(x, embedding=True), args)
+    rows.append(Row("backbone", f"all layers + image embedding, batch 1 ({tag})", timing.best, 1, memory,
+                    load=timing.load))
+    return rows
+
+
+class ExactRowCounter:
+    """Share of lookup rows the top-k sparsemax answers without its exact fallback (DictAS inference)."""
+
+    def __init__(self) -> None:
+        self.exact, self.rows = 0, 0
+        self._original = lookup_module.sparsemax_topk
+
+    def __call__(self, scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        weights, indices, exact = self._original(scores, k)
+        self.exact += int(exact.sum())
+        self.rows += exact.numel()
+        return weights, indices, exact
+
+    def share(self) -> str:
+        return f"top-k exact on {100 * self.exact / self.rows:.1f} % of rows" if self.rows else ""
+
+
+def inference_rows(module: FewShotAnomalyModule, args: argparse.Namespace, reference: dict[int, float]) -> list[Row]:
+    model, rows = module.model, []
+    for shots in args.shots:
+        start = time.perf_counter()
+        with torch.inference_mode(), autocast(args.device, args.precision):
+            model.set_references(CATEGORY, images(shots, args.image_size, args.device, seed=1))
+        synchronize(args.device)
+        rows.append(Row("inference", f"K={shots}: set_references (once per category)", time.perf_counter() - start,
+                        shots))
+        for batch in sorted({1, args.batch}):
+            x = images(batch, args.image_size, args.device, seed=2)
+            counter = ExactRowCounter()
+            lookup_module.sparsemax_topk = counter
+            try:
+                timing, memory = timed(lambda x=x: model(x, CATEGORY), args)
+            finally:
+                lookup_module.sparsemax_topk = counter._original
+            rows.append(Row("inference", f"K={shots}, batch {batch}", timing.best, batch, memory,
+                            reference[batch], timing.load, counter.share()))
+        model.clear_references()
+    return rows
+
+
+def training_batch(args: argparse.Namespace, shots: int) -> Batch:
+    batch, side = args.train_batch, args.image_size
+    label = torch.arange(batch) % 2
+    mask = torch.zeros(batch, 1, side, side)
+    mask[label == 1, :, side // 4: side // 2, side // 4: side // 2] = 1
+    return Batch(
+        image=images(batch, side, args.device, seed=3), label=label.to(args.device), mask=mask.to(args.device),
+        category=[CATEGORY] * batch, defect=["x"] * batch, path=["p"] * batch,
+        support=images(batch * shots, side, args.device, seed=4).unflatten(0, (batch, shots)),
+    )
+
+
+def training_rows(module: FewShotAnomalyModule, args: argparse.Namespace) -> list[Row]:
+    """One optimisation step through the LightningModule's own ``training_step`` (its ``self.log`` calls are
+    no-ops without a Trainer), against the backbone forward of the same query and support images."""
+    shots = METHODS[args.method][5]
+    batch = training_batch(args, shots)
+    optimizers = module.configure_optimizers()
+    optimizer = optimizers["optimizer"] if isinstance(optimizers, dict) else optimizers
+    module.train()
+
+    def step() -> None:
+        with autocast(args.device, args.precision):
+            loss = module.training_step(batch, 0)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    with warnings.catch_warnings(), PeakMemory(args.device) as peak:
+        warnings.simplefilter("ignore")  # self.log without a Trainer
+        timing = time_calls(step, args.device, args.repeats)
+    module.eval()
+    everything = torch.cat([batch.image, batch.support.flatten(0, 1)])
+    forward, _ = timed(lambda: module.model.backbone(everything), args)
+    samples = args.train_batch
+    return [
+        Row("train", f"backbone forward of {len(everything)} images ({samples} queries + {shots} shots each)",
+            forward.best, samples, load=forward.load),
+        Row("train", f"training step, batch {samples}, {shots} shot(s)", timing.best, samples, peak.bytes,
+            forward.best / samples, timing.load),
+    ]
+
+
+def lookup_rows(module: FewShotAnomalyModule, args: argparse.Namespace) -> list[Row]:
+    """Gaussian queries and keys of the backbone's shapes: scores q.k / sqrt(C) ~ N(0, 1), values unit normal."""
+    backbone = module.model.backbone
+    queries, width = math.prod(backbone.grid), backbone.width
+    topk = args.sparsemax_topk or 64
+    rows = []
+    for shots in args.shots:
+        generator = torch.Generator().manual_seed(shots)
+        q = torch.randn(args.batch, queries, width, generator=generator).to(args.device)
+        k, v = (torch.randn(1, shots * queries, width, generator=generator).to(args.device) for _ in range(2))
+        with torch.inference_mode():
+            exact, fast = lookup(q, k, v, "sparse", topk=None), lookup(q, k, v, "sparse", topk=topk)
+            difference = float((exact - fast).abs().max())
+        what = f"{queries} queries x {shots}x{queries} keys x C={width}, batch {args.batch}"
+        plain, _ = timed(lambda: lookup(q, k, v, "sparse", topk=None), args)
+        top, memory = timed(lambda: lookup(q, k, v, "sparse", topk=topk), args)
+        rows.append(Row("lookup", f"{what}: sort-based", plain.best, args.batch, load=plain.load))
+        rows.append(Row("lookup", f"{what}: top-{topk}", top.best, args.batch, memory, plain.best / args.batch,
+                        top.load, f"max |difference| {difference:.1e}"))
+    return rows
+
+
+def write_jpegs(folder: Path, count: int, side: int) -> list[str]:
+    """Procedural textures as JPEG files (quality 90), the stand-in for dataset images."""
+    rng, textures, paths = np.random.default_rng(0), ProceduralTextures(), []
+    for index in range(count):
+        path = folder / f"{index:03d}.jpg"
+        cv2.imwrite(str(path), cv2.cvtColor(textures.texture((side, side), rng), cv2.COLOR_RGB2BGR),
+                    [cv2.IMWRITE_JPEG_QUALITY, 90])
+        paths.append(str(path))
+    return paths
+
+
+def _single_threaded(_: int = 0) -> None:
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+
+
+def data_rows(args: argparse.Namespace) -> list[Row]:
+    """Samples per second of the training pipeline through a DataLoader; the first batch (worker start-up) is
+    not timed. Each worker, and the main process for ``--workers 0``, runs single-threaded."""
+    *_, training_shots, pipeline_path = METHODS[args.method]
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        paths = write_jpegs(Path(folder), args.data_files, args.data_side)
+        count = args.data_samples
+        samples = pd.DataFrame({
+            "path": [paths[i % len(paths)] for i in range(count)], "category": CATEGORY, "split": "train",
+            "label": [i % 2 if args.method == "inctrl" else 0 for i in range(count)], "defect": "good",
+            "mask_path": None,
+        })
+        pipeline: TrainingPipeline = _import(pipeline_path)()
+        dataset = PipelineDataset(samples, args.image_size, pipeline, center_crop=args.method == "inctrl")
+        threads = torch.get_num_threads()
+        for workers in args.workers:
+            if workers == 0:
+                _single_threaded()
+            loader = DataLoader(dataset, batch_size=args.data_batch, num_workers=workers, collate_fn=collate_batch,
+                                worker_init_fn=_single_threaded if workers else None)
+            iterator = iter(loader)
+            next(iterator)
+            start = time.perf_counter()
+            timed_samples = sum(len(batch) for batch in iterator)
+            seconds = time.perf_counter() - start
+            torch.set_num_threads(threads)
+            cv2.setNumThreads(-1)
+            rows.append(Row("data", f"{args.method} training items from {args.data_side} px JPEGs, "
+                            f"{workers} workers ({training_shots} support image(s) each)",
+                            seconds / timed_samples, 1, note=f"{timed_samples} samples timed"))
+    return rows
+
+
+def report(rows: list[Row], args: argparse.Namespace) -> None:
+    table = Table(title=f"{args.method} {args.clip} @ {args.image_size} px, {args.precision}, {args.device}, "
+                        f"{torch.get_num_threads()} threads")
+    for name in ("part", "what", "ms / call", "items / s", "peak MB", "x reference", "load", "note"):
+        table.add_column(name, justify="left" if name in ("part", "what", "note") else "right")
+    for row in rows:
+        per_item = row.seconds / row.items if row.seconds is not None else None
+        table.add_row(
+            row.part, row.what,
+            f"{row.seconds * 1e3:.1f}" if row.seconds is not None else "",
+            f"{1 / per_item:.2f}" if per_item else "",
+            f"{row.memory / 2**20:.0f}" if row.memory is not None else "",
+            f"{per_item / row.reference:.3f}" if per_item and row.reference else "",
+            f"{row.load:.2f}", row.note,
+        )
+    Console(width=200).print(table)
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("method", choices=sorted(METHODS))
+    parser.add_argument("--clip", help="open_clip model name (default: the paper's)")
+    parser.add_argument("--layers", type=int, nargs="+", help="tapped 1-based layers (default: the paper's)")
+    parser.add_argument("--image-size", type=int, help="input side in px (default: the paper's)")
+    parser.add_argument("--shots", type=int, nargs="+", help="K values (default: DictAS 1 4 16, InCTRL 2 4 8)")
+    parser.add_argument("--batch", type=int, default=1, help="throughput batch, besides batch 1 (default 1)")
+    parser.add_argument("--train-batch", type=int, default=2)
+    parser.add_argument("--precision", choices=sorted(PRECISIONS), default="fp32")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
+    parser.add_argument("--sparsemax-topk", type=int, default=64, help="DictAS top-k lookup; 0: exact sort-based")
+    parser.add_argument("--workers", type=int, nargs="+", default=[0, 2], help="DataLoader workers for 'data'")
+    parser.add_argument("--data-files", type=int, default=8, help="distinct JPEG files for 'data'")
+    parser.add_argument("--data-side", type=int, default=1000)
+    parser.add_argument("--data-samples", type=int, default=48)
+    parser.add_argument("--data-batch", type=int, default=8)
+    args = parser.parse_args(argv)
+    _, clip, layers, size, shots, *_ = METHODS[args.method]
+    args.clip, args.layers = args.clip or clip, args.layers or layers
+    args.image_size, args.shots = args.image_size or size, args.shots or shots
+    args.device = torch.device(args.device)
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+          f"{torch.get_num_threads()} threads, load {os.getloadavg()}", flush=True)
+    rows: list[Row] = []
+    module = build(args) if set(args.parts) - {"data"} else None
+    if module is not None and {"backbone", "inference"} & set(args.parts):
+        first = backbone_rows(module, args, "first")
+        rows += first
+        if "inference" in args.parts:
+            reference = {row.items: row.seconds / row.items for row in first if "tapped" in row.what}
+            inference = inference_rows(module, args, reference)
+            again = backbone_rows(module, args, "again")
+            for row in inference:  # the faster of the two backbone measurements: the least disturbed
+                if row.reference is not None:
+                    match = next(r for r in again if "tapped" in r.what and r.items == row.items)
+                    row.reference = min(row.reference, match.seconds / match.items)
+            rows += inference + again
+    if module is not None and "train" in args.parts:
+        rows += training_rows(module, args)
+    if module is not None and "lookup" in args.parts and args.method == "dictas":
+        rows += lookup_rows(module, args)
+    if "data" in args.parts:
+        rows += data_rows(args)
+    report(rows, args)
+
+
+if __name__ == "__main__":
+    main()
