@@ -27,7 +27,10 @@ from gad.models.dictas.settings import InferenceSettings
 @dataclass
 class Dictionary:
     """One category's dictionary: keys and values per (tapped-layer position, pooling kernel), each (1, M, C) with
-    M = all references' tokens, the settings it is read with, and the (2, D) normal/abnormal text embeddings."""
+    M = all references' tokens, the settings it is read with, and the (2, D) normal/abnormal text embeddings.
+
+    The keys are stored already multiplied by g_Q's last linear map (``query.fc3``, bias-free), so that queries
+    skip it: g_Q(x) . k = g_Q.hidden(x) . (k @ W), one C x C product per category instead of per query image."""
 
     settings: InferenceSettings
     entries: dict[tuple[int, int], tuple[Tensor, Tensor]]
@@ -113,7 +116,8 @@ class DictASModel(FewShotModel):
         for position in self._positions(settings):
             for kernel in settings.scales:
                 references = pool_tokens(tokens[position], self.backbone.grid, kernel).flatten(0, 1).unsqueeze(0)
-                entries[(position, kernel)] = self.generators.dictionary(references)
+                keys, values = self.generators.dictionary(references)
+                entries[(position, kernel)] = (keys.float() @ self.generators.query.fc3.weight.float(), values)
         return Dictionary(settings=settings, entries=entries, text=self.prompts.embeddings(self.backbone, category))
 
     def predict(self, images: Tensor, references: Dictionary, category: str) -> AnomalyPrediction:
@@ -124,7 +128,7 @@ class DictASModel(FewShotModel):
         # One generator call for all layers (g_V) and for all layers and scales (g_Q): bigger, fewer products.
         query = self.generators.value(torch.cat([features.patch_tokens[p] for p in positions]))
         pooled = torch.cat([pool_tokens(query, grid, kernel) for kernel in settings.scales])
-        matched = self.generators.query(pooled)
+        matched = self.generators.query.hidden(pooled)  # g_Q's output map is folded into the keys
         distances = []
         for index, (kernel, position) in enumerate(itertools.product(settings.scales, positions)):
             rows = slice(index * batch, (index + 1) * batch)
