@@ -35,11 +35,13 @@ def synchronize(device: torch.device) -> None:
 
 @dataclass(frozen=True)
 class Timing:
-    """Seconds per call: the best and the median of the timed repeats (the best is the least disturbed by other
-    processes sharing the machine), and the 1-minute load average after the last one."""
+    """Seconds per call: the best and the median wall time of the timed repeats (the best is the least disturbed
+    by other processes sharing the machine), the best CPU time of this process (all its threads: with one thread
+    it is the compute time whatever the machine's load), and the 1-minute load average after the last call."""
 
     best: float
     median: float
+    cpu: float
     load: float
 
 
@@ -48,13 +50,14 @@ def time_calls(function: Callable[[], object], device: torch.device, repeats: in
     for _ in range(warmup):
         function()
     synchronize(device)
-    times = []
+    times, cpu = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         function()
         synchronize(device)
         times.append(time.perf_counter() - start)
-    return Timing(best=min(times), median=statistics.median(times), load=os.getloadavg()[0])
+        cpu.append(time.process_time() - start_cpu)
+    return Timing(best=min(times), median=statistics.median(times), cpu=min(cpu), load=os.getloadavg()[0])
 
 
 class PeakMemory:

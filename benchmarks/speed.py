@@ -9,8 +9,8 @@
 
 Random weights (nothing is downloaded): speed does not depend on the values, only on the shapes. Parts:
 
-- backbone: ``ClipBackbone`` forward of the tapped layers, the reference every ``x backbone`` ratio is taken
-  against (measured first and again last: a ratio is only good if both agree);
+- backbone: ``ClipBackbone`` forward of the tapped layers, the reference every ``x ref`` ratio of inference is
+  taken against (measured first and again last; the faster of the two is the reference);
 - inference: ``model(images, category)`` after ``set_references`` (timed once, per category), per K;
 - train: one optimisation step (``training_step``, backward, optimiser) on a batch of ``--train-batch`` queries,
   against the backbone forward of the same images (queries and their supports);
@@ -19,8 +19,9 @@ Random weights (nothing is downloaded): speed does not depend on the values, onl
 - data: training items per second of the method's training pipeline, from ``--data-side`` px JPEG files, with
   each of ``--workers`` (0: in the main process, one thread: the figure per CPU core).
 
-Timings are the best of ``--repeats`` after a warm-up, with the 1-minute load average of the machine: on a shared
-machine, repeat a run whose load is above the number of cores. Peak memory: CUDA allocator peak on GPU, peak
+Timings are the best of ``--repeats`` after a warm-up, with the 1-minute load average of the machine. Wall time
+and CPU time of the process are both reported: on a machine shared with other jobs (load above the number of
+cores), run with ``--threads 1`` and read the CPU-time ratios, which do not depend on the load. Peak memory: CUDA allocator peak on GPU, peak
 resident set of the process on CPU (weights included in both).
 """
 
@@ -70,16 +71,23 @@ PARTS = ("backbone", "inference", "train", "lookup", "data")
 
 @dataclass
 class Row:
-    """One line of the report."""
+    """One line of the report: a timing of ``items`` images (or samples) per call, and the reference's timing
+    per item for the ratio (the bare backbone, or the exact lookup)."""
 
     part: str
     what: str
-    seconds: float | None = None  # per call
-    items: int = 1  # images (or samples) per call
+    timing: Timing | None = None
+    items: int = 1
     memory: int | None = None
-    reference: float | None = None  # seconds per item of the bare backbone, for the ratio
-    load: float = field(default_factory=lambda: os.getloadavg()[0])
+    reference: Timing | None = None
+    reference_items: int = 1
     note: str = ""
+    load: float = field(default_factory=lambda: os.getloadavg()[0])
+
+
+def once(seconds: float) -> Timing:
+    """A single wall-time measurement (what is too slow to repeat)."""
+    return Timing(best=seconds, median=seconds, cpu=math.nan, load=os.getloadavg()[0])
 
 
 def _import(path: str) -> type:
@@ -113,12 +121,11 @@ def backbone_rows(module: FewShotAnomalyModule, args: argparse.Namespace, tag: s
     for batch in sorted({1, args.batch}):
         x = images(batch, side, args.device)
         timing, memory = timed(lambda x=x: backbone(x), args)
-        rows.append(Row("backbone", f"tapped layers {list(backbone.layers)}, batch {batch} ({tag})",
-                        timing.best, batch, memory, load=timing.load))
+        rows.append(Row("backbone", f"tapped layers {list(backbone.layers)}, batch {batch} ({tag})", timing, batch,
+                        memory))
     x = images(1, side, args.device)
     timing, memory = timed(lambda: backbone(x, embedding=True), args)
-    rows.append(Row("backbone", f"all layers + image embedding, batch 1 ({tag})", timing.best, 1, memory,
-                    load=timing.load))
+    rows.append(Row("backbone", f"all layers + image embedding, batch 1 ({tag})", timing, 1, memory))
     return rows
 
 
@@ -139,15 +146,15 @@ class ExactRowCounter:
         return f"top-k exact on {100 * self.exact / self.rows:.1f} % of rows" if self.rows else ""
 
 
-def inference_rows(module: FewShotAnomalyModule, args: argparse.Namespace, reference: dict[int, float]) -> list[Row]:
+def inference_rows(module: FewShotAnomalyModule, args: argparse.Namespace, reference: dict[int, Row]) -> list[Row]:
     model, rows = module.model, []
     for shots in args.shots:
         start = time.perf_counter()
         with torch.inference_mode(), autocast(args.device, args.precision):
             model.set_references(CATEGORY, images(shots, args.image_size, args.device, seed=1))
         synchronize(args.device)
-        rows.append(Row("inference", f"K={shots}: set_references (once per category)", time.perf_counter() - start,
-                        shots))
+        rows.append(Row("inference", f"K={shots}: set_references (once per category)",
+                        once(time.perf_counter() - start), shots))
         for batch in sorted({1, args.batch}):
             x = images(batch, args.image_size, args.device, seed=2)
             counter = ExactRowCounter()
@@ -156,8 +163,8 @@ def inference_rows(module: FewShotAnomalyModule, args: argparse.Namespace, refer
                 timing, memory = timed(lambda x=x: model(x, CATEGORY), args)
             finally:
                 lookup_module.sparsemax_topk = counter._original
-            rows.append(Row("inference", f"K={shots}, batch {batch}", timing.best, batch, memory,
-                            reference[batch], timing.load, counter.share()))
+            rows.append(Row("inference", f"K={shots}, batch {batch}", timing, batch, memory,
+                            reference[batch].timing, batch, counter.share()))
         model.clear_references()
     return rows
 
@@ -199,9 +206,8 @@ def training_rows(module: FewShotAnomalyModule, args: argparse.Namespace) -> lis
     samples = args.train_batch
     return [
         Row("train", f"backbone forward of {len(everything)} images ({samples} queries + {shots} shots each)",
-            forward.best, samples, load=forward.load),
-        Row("train", f"training step, batch {samples}, {shots} shot(s)", timing.best, samples, peak.bytes,
-            forward.best / samples, timing.load),
+            forward, samples),
+        Row("train", f"training step, batch {samples}, {shots} shot(s)", timing, samples, peak.bytes, forward, samples),
     ]
 
 
@@ -221,9 +227,9 @@ def lookup_rows(module: FewShotAnomalyModule, args: argparse.Namespace) -> list[
         what = f"{queries} queries x {shots}x{queries} keys x C={width}, batch {args.batch}"
         plain, _ = timed(lambda: lookup(q, k, v, "sparse", topk=None), args)
         top, memory = timed(lambda: lookup(q, k, v, "sparse", topk=topk), args)
-        rows.append(Row("lookup", f"{what}: sort-based", plain.best, args.batch, load=plain.load))
-        rows.append(Row("lookup", f"{what}: top-{topk}", top.best, args.batch, memory, plain.best / args.batch,
-                        top.load, f"{plain.best / top.best:.1f}x faster, max abs difference {difference:.1e}"))
+        rows.append(Row("lookup", f"{what}: sort-based", plain, args.batch))
+        rows.append(Row("lookup", f"{what}: top-{topk}", top, args.batch, memory, plain, args.batch,
+                        f"{plain.best / top.best:.1f}x faster, max abs difference {difference:.1e}"))
     return rows
 
 
@@ -276,23 +282,30 @@ def data_rows(args: argparse.Namespace) -> list[Row]:
             cv2.setNumThreads(-1)
             rows.append(Row("data", f"{args.method} training items from {args.data_side} px JPEGs, "
                             f"{workers} workers ({training_shots} support image(s) each)",
-                            seconds / timed_samples, 1, note=note))
+                            Timing(seconds, seconds, cpu, os.getloadavg()[0]), timed_samples, note=note))
     return rows
 
 
-COLUMNS = ("part", "what", "ms / call", "items / s", "peak MB", "x reference", "load", "note")
+COLUMNS = ("part", "what", "ms / call", "items / s", "CPU ms / call", "peak MB", "x ref", "x ref CPU", "load", "note")
 
 
 def cells(row: Row) -> list[str]:
-    """The report columns of a row; ``x reference``: time per item over the reference's (lower is faster)."""
-    per_item = row.seconds / row.items if row.seconds is not None else None
+    """The report columns of a row. ``x ref``: wall time per item over the reference's (lower is faster);
+    ``x ref CPU``: the same with CPU times (with ``--threads 1``, the ratio of compute, whatever the load)."""
+    timing, reference = row.timing, row.reference
+
+    def ratio(value: float, base: float) -> str:
+        return f"{(value / row.items) / (base / row.reference_items):.3f}" if reference and base > 0 else ""
+
     return [
         row.part, row.what,
-        f"{row.seconds * 1e3:.1f}" if row.seconds is not None else "",
-        f"{1 / per_item:.2f}" if per_item else "",
+        f"{timing.best * 1e3:.1f}" if timing else "",
+        f"{row.items / timing.best:.2f}" if timing else "",
+        f"{timing.cpu * 1e3:.1f}" if timing and not math.isnan(timing.cpu) else "",
         f"{row.memory / 2**20:.0f}" if row.memory is not None else "",
-        f"{per_item / row.reference:.3f}" if per_item and row.reference else "",
-        f"{row.load:.2f}", row.note,
+        ratio(timing.best, reference.best) if timing and reference else "",
+        ratio(timing.cpu, reference.cpu) if timing and reference and not math.isnan(timing.cpu) else "",
+        f"{(timing.load if timing else row.load):.2f}", row.note,
     ]
 
 
@@ -353,13 +366,15 @@ def main(argv: list[str] | None = None) -> None:
         first = progress(backbone_rows(module, args, "first"))
         rows += first
         if "inference" in args.parts:
-            reference = {row.items: row.seconds / row.items for row in first if "tapped" in row.what}
+            reference = {row.items: row for row in first if "tapped" in row.what}
             inference = progress(inference_rows(module, args, reference))
             again = progress(backbone_rows(module, args, "again"))
             for row in inference:  # the faster of the two backbone measurements: the least disturbed
                 if row.reference is not None:
-                    match = next(r for r in again if "tapped" in r.what and r.items == row.items)
-                    row.reference = min(row.reference, match.seconds / match.items)
+                    match = next(r for r in again if "tapped" in r.what and r.items == row.items).timing
+                    assert match is not None
+                    row.reference = Timing(min(row.reference.best, match.best), row.reference.median,
+                                           min(row.reference.cpu, match.cpu), row.reference.load)
             rows += inference + again
     if module is not None and "train" in args.parts:
         rows += progress(training_rows(module, args))

@@ -56,20 +56,21 @@ def test_dictas_every_part_runs_in_bf16(capsys: pytest.CaptureFixture[str]) -> N
     speed.main([
         "dictas", "--clip", "gad-tiny-vit", "--layers", "2", "4", "--image-size", "112", "--shots", "1", "3",
         "--batch", "2", "--train-batch", "2", "--precision", "bf16", "--repeats", "1", "--sparsemax-topk", "8",
-        "--data-side", "160", "--data-files", "2", "--data-samples", "6", "--data-batch", "2", "--workers", "0", "1",
+        "--data-side", "160", "--data-files", "2", "--data-samples", "4", "--data-batch", "2", "--workers", "0", "1",
     ])
     output = capsys.readouterr().out
     backbone, inference = rows(output, "backbone"), rows(output, "inference")
     assert len(backbone) == 6  # batch 1, batch 2 and with the embedding, before and after
     timed = [row for row in inference if "set_references" not in row[1]]
     assert [row[1] for row in timed] == ["K=1, batch 1", "K=1, batch 2", "K=3, batch 1", "K=3, batch 2"]
-    assert all(float(row[5]) > 0 and float(row[4]) > 0 and "top-k exact on" in row[7] for row in timed)
+    assert all(float(row[6]) > 0 and float(row[7]) > 0 and float(row[5]) > 0 and "top-k exact on" in row[9]
+               for row in timed)
     train = rows(output, "train")
-    assert len(train) == 2 and float(train[1][5]) > 0
+    assert len(train) == 2 and float(train[1][6]) > 0
     lookup = rows(output, "lookup")
     assert len(lookup) == 4
     for row in lookup[1::2]:
-        assert float(re.search(r"difference ([0-9.e+-]+)", row[7]).group(1)) < 1e-4
+        assert float(re.search(r"difference ([0-9.e+-]+)", row[9]).group(1)) < 1e-4
     data = rows(output, "data")
     assert [row[1].split(", ")[1] for row in data] == ["0 workers (1 support image(s) each)", "1 workers (1 support image(s) each)"]
     assert all(float(row[3]) > 0 for row in data)
