@@ -356,8 +356,16 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
+    threads = torch.get_num_threads()
     if args.threads:
         torch.set_num_threads(args.threads)
+    try:
+        run(args)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def run(args: argparse.Namespace) -> None:
     print(f"torch {torch.__version__}, {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"{torch.get_num_threads()} threads, load {os.getloadavg()}", flush=True)
     rows: list[Row] = []
@@ -367,14 +375,15 @@ def main(argv: list[str] | None = None) -> None:
         rows += first
         if "inference" in args.parts:
             reference = {row.items: row for row in first if "tapped" in row.what}
-            inference = progress(inference_rows(module, args, reference))
-            again = progress(backbone_rows(module, args, "again"))
+            inference = inference_rows(module, args, reference)
+            again = backbone_rows(module, args, "again")
             for row in inference:  # the faster of the two backbone measurements: the least disturbed
                 if row.reference is not None:
                     match = next(r for r in again if "tapped" in r.what and r.items == row.items).timing
                     assert match is not None
                     row.reference = Timing(min(row.reference.best, match.best), row.reference.median,
                                            min(row.reference.cpu, match.cpu), row.reference.load)
+            progress(inference + again)
             rows += inference + again
     if module is not None and "train" in args.parts:
         rows += progress(training_rows(module, args))

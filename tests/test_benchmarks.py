@@ -56,6 +56,7 @@ def test_dictas_every_part_runs_in_bf16(capsys: pytest.CaptureFixture[str]) -> N
     speed.main([
         "dictas", "--clip", "gad-tiny-vit", "--layers", "2", "4", "--image-size", "112", "--shots", "1", "3",
         "--batch", "2", "--train-batch", "2", "--precision", "bf16", "--repeats", "1", "--sparsemax-topk", "8",
+        "--threads", "1",
         "--data-side", "160", "--data-files", "2", "--data-samples", "4", "--data-batch", "2", "--workers", "0", "1",
     ])
     output = capsys.readouterr().out
@@ -80,7 +81,7 @@ def test_inctrl_inference_training_and_data(capsys: pytest.CaptureFixture[str]) 
     speed = load("speed")
     speed.main([
         "inctrl", "--clip", "gad-tiny-vit", "--layers", "2", "3", "--image-size", "112", "--shots", "2",
-        "--train-batch", "2", "--repeats", "1", "--parts", "inference", "train", "data", "lookup",
+        "--train-batch", "2", "--repeats", "1", "--parts", "inference", "train", "data", "lookup", "--threads", "1",
         "--data-side", "160", "--data-files", "4", "--data-samples", "4", "--data-batch", "2", "--workers", "0",
     ])
     output = capsys.readouterr().out
