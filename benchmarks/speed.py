@@ -14,6 +14,7 @@ Random weights (nothing is downloaded): speed does not depend on the values, onl
 - inference: ``model(images, category)`` after ``set_references`` (timed once, per category), per K;
 - train: one optimisation step (``training_step``, backward, optimiser) on a batch of ``--train-batch`` queries,
   against the backbone forward of the same images (queries and their supports);
+- generators (DictAS): the per-image work of g_V and g_Q at inference, apart;
 - lookup: the sparsemax dictionary lookup of one layer and scale (N queries against K x N keys), the exact
   sort-based path against the top-k path, checked equal;
 - data: training items per second of the method's training pipeline, from ``--data-side`` px JPEG files, with
@@ -66,7 +67,7 @@ METHODS = {
     "inctrl": ("gad.models.inctrl.InCTRL", "ViT-B-16-plus-240", [7, 9, 11], 240, [2, 4, 8], 2,
                "gad.models.inctrl.InCTRLTrainingPipeline"),
 }
-PARTS = ("backbone", "inference", "train", "lookup", "data")
+PARTS = ("backbone", "inference", "train", "generators", "lookup", "data")
 
 
 @dataclass
@@ -233,6 +234,21 @@ def lookup_rows(module: FewShotAnomalyModule, args: argparse.Namespace) -> list[
     return rows
 
 
+def generator_rows(module: FewShotAnomalyModule, args: argparse.Namespace) -> list[Row]:
+    """DictAS's per-image generator work at inference, apart: g_V on every layer's tokens, g_Q (without its
+    output map, folded into the keys) on every layer and scale, for ``--batch`` images."""
+    model = module.model
+    layers, scales = len(model.backbone.layers), len(model.scales)
+    tokens = torch.randn(layers * args.batch, math.prod(model.backbone.grid), model.backbone.width).to(args.device)
+    value, _ = timed(lambda: model.generators.value(tokens), args)
+    pooled = torch.cat([tokens] * scales)
+    query, _ = timed(lambda: model.generators.query.hidden(pooled), args)
+    return [
+        Row("generators", f"g_V on {layers} layers x {tokens.shape[1]} tokens, batch {args.batch}", value, args.batch),
+        Row("generators", f"g_Q on {layers} layers x {scales} scales, batch {args.batch}", query, args.batch),
+    ]
+
+
 def write_jpegs(folder: Path, count: int, side: int) -> list[str]:
     """Procedural textures as JPEG files (quality 90), the stand-in for dataset images."""
     rng, textures, paths = np.random.default_rng(0), ProceduralTextures(), []
@@ -387,6 +403,8 @@ def run(args: argparse.Namespace) -> None:
             rows += inference + again
     if module is not None and "train" in args.parts:
         rows += progress(training_rows(module, args))
+    if module is not None and "generators" in args.parts and args.method == "dictas":
+        rows += progress(generator_rows(module, args))
     if module is not None and "lookup" in args.parts and args.method == "dictas":
         rows += progress(lookup_rows(module, args))
     if "data" in args.parts:

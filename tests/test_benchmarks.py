@@ -68,6 +68,7 @@ def test_dictas_every_part_runs_in_bf16(capsys: pytest.CaptureFixture[str]) -> N
                for row in timed)
     train = rows(output, "train")
     assert len(train) == 2 and float(train[1][6]) > 0
+    assert len(rows(output, "generators")) == 2
     lookup = rows(output, "lookup")
     assert len(lookup) == 4
     for row in lookup[1::2]:
