@@ -52,11 +52,14 @@ def sparse_lookup(scores: Tensor, values: Tensor, topk: int) -> Tensor:
     """sparsemax(scores) @ values (B, N, C) from scores (B, N, M) and values (B or 1, M, C), reading only the
     ``topk`` best entries of each row; rows whose support is not smaller than ``topk`` are recomputed exactly.
 
-    The mixing is an ``embedding_bag`` over the support (N x topk x C instead of N x M x C multiply-adds). The
-    exactness check costs one host synchronisation per call.
+    The mixing is an ``embedding_bag`` over the supports (at most N x topk x C instead of N x M x C
+    multiply-adds). The support width and the exactness check cost host synchronisations.
     """
     batch, queries, entries = scores.shape
     weights, indices, exact = sparsemax_topk(scores, topk)
+    # Sorted rows: each support is a prefix, so only the widest support's columns carry weight.
+    used = max(int((weights > 0).sum(dim=-1).max()), 1)
+    weights, indices = weights[..., :used], indices[..., :used]
     if values.shape[0] > 1:  # per-sample dictionaries: index the flattened (B * M, C) table
         indices = indices + entries * torch.arange(batch, device=indices.device).view(batch, 1, 1)
     retrieved = nn.functional.embedding_bag(
