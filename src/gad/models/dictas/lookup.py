@@ -42,7 +42,7 @@ def lookup(
     """
     with torch.autocast(device_type=queries.device.type, enabled=False):
         q, k, v = queries.float(), keys.float(), values.float()
-        scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+        scores = (q / math.sqrt(q.shape[-1])) @ k.transpose(-1, -2)  # N x C, not N x M, divisions
         if strategy == "sparse" and topk is not None:
             return sparse_lookup(scores, v, topk)
         return lookup_weights(scores, strategy) @ v
