@@ -60,6 +60,21 @@ def time_calls(function: Callable[[], object], device: torch.device, repeats: in
     return Timing(best=min(times), median=statistics.median(times), cpu=min(cpu), load=os.getloadavg()[0])
 
 
+def time_pairs(
+    reference: Callable[[], object], function: Callable[[], object], device: torch.device, repeats: int
+) -> tuple[Timing, Timing]:
+    """``reference()`` and ``function()`` timed alternately, so that both see the same machine: on a shared one,
+    the load (and, with CPU time, a busy sibling hyper-thread) changes from one second to the next."""
+    pairs = [time_calls(call, device, 1, warmup=int(index == 0)) for index in range(repeats)
+             for call in (reference, function)]
+    return _merge(pairs[0::2]), _merge(pairs[1::2])
+
+
+def _merge(timings: list[Timing]) -> Timing:
+    best = [t.best for t in timings]
+    return Timing(min(best), statistics.median(best), min(t.cpu for t in timings), timings[-1].load)
+
+
 class PeakMemory:
     """Peak memory in bytes of what runs inside ``with PeakMemory(device) as peak:``; ``peak.bytes`` after it.
 

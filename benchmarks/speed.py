@@ -9,9 +9,10 @@
 
 Random weights (nothing is downloaded): speed does not depend on the values, only on the shapes. Parts:
 
-- backbone: ``ClipBackbone`` forward of the tapped layers, the reference every ``x ref`` ratio of inference is
-  taken against (measured first and again last; the faster of the two is the reference);
-- inference: ``model(images, category)`` after ``set_references`` (timed once, per category), per K;
+- backbone: ``ClipBackbone`` forward of the tapped layers at batch 1 and ``--batch``, and the full forward with
+  the image embedding;
+- inference: ``model(images, category)`` after ``set_references`` (timed once, per category), per K, timed
+  alternately with the backbone forward of the tapped layers on the same images, the reference of ``x ref``;
 - train: one optimisation step (``training_step``, backward, optimiser) on a batch of ``--train-batch`` queries,
   against the backbone forward of the same images (queries and their supports);
 - generators (DictAS): the per-image work of g_V and g_Q at inference, apart;
@@ -49,7 +50,7 @@ from rich.table import Table
 from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import PRECISIONS, PeakMemory, Timing, autocast, synchronize, time_calls  # noqa: E402
+from harness import PRECISIONS, PeakMemory, Timing, autocast, synchronize, time_calls, time_pairs  # noqa: E402
 
 from gad.data.batch import Batch, collate_batch  # noqa: E402
 from gad.data.dataset import PipelineDataset, TrainingPipeline  # noqa: E402
@@ -116,17 +117,25 @@ def timed(function: Callable[[], object], args: argparse.Namespace) -> tuple[Tim
     return timing, peak.bytes
 
 
-def backbone_rows(module: FewShotAnomalyModule, args: argparse.Namespace, tag: str) -> list[Row]:
+def timed_against(
+    reference: Callable[[], object], function: Callable[[], object], args: argparse.Namespace
+) -> tuple[Timing, Timing, int | None]:
+    """``function`` and its ``reference`` timed alternately (``time_pairs``), and the peak memory of both."""
+    with torch.inference_mode(), autocast(args.device, args.precision), PeakMemory(args.device) as peak:
+        base, timing = time_pairs(reference, function, args.device, args.repeats)
+    return base, timing, peak.bytes
+
+
+def backbone_rows(module: FewShotAnomalyModule, args: argparse.Namespace) -> list[Row]:
     backbone, side = module.model.backbone, args.image_size
     rows = []
     for batch in sorted({1, args.batch}):
         x = images(batch, side, args.device)
         timing, memory = timed(lambda x=x: backbone(x), args)
-        rows.append(Row("backbone", f"tapped layers {list(backbone.layers)}, batch {batch} ({tag})", timing, batch,
-                        memory))
+        rows.append(Row("backbone", f"tapped layers {list(backbone.layers)}, batch {batch}", timing, batch, memory))
     x = images(1, side, args.device)
     timing, memory = timed(lambda: backbone(x, embedding=True), args)
-    rows.append(Row("backbone", f"all layers + image embedding, batch 1 ({tag})", timing, 1, memory))
+    rows.append(Row("backbone", "all layers + image embedding, batch 1", timing, 1, memory))
     return rows
 
 
@@ -147,7 +156,9 @@ class ExactRowCounter:
         return f"top-k exact on {100 * self.exact / self.rows:.1f} % of rows" if self.rows else ""
 
 
-def inference_rows(module: FewShotAnomalyModule, args: argparse.Namespace, reference: dict[int, Row]) -> list[Row]:
+def inference_rows(module: FewShotAnomalyModule, args: argparse.Namespace) -> list[Row]:
+    """Per K: ``set_references`` once, then queries timed alternately with the backbone forward of the same
+    images (the reference of the row's ratio)."""
     model, rows = module.model, []
     for shots in args.shots:
         start = time.perf_counter()
@@ -161,11 +172,14 @@ def inference_rows(module: FewShotAnomalyModule, args: argparse.Namespace, refer
             counter = ExactRowCounter()
             lookup_module.sparsemax_topk = counter
             try:
-                timing, memory = timed(lambda x=x: model(x, CATEGORY), args)
+                base, timing, memory = timed_against(
+                    lambda x=x: model.backbone(x), lambda x=x: model(x, CATEGORY), args
+                )
             finally:
                 lookup_module.sparsemax_topk = counter._original
-            rows.append(Row("inference", f"K={shots}, batch {batch}", timing, batch, memory,
-                            reference[batch].timing, batch, counter.share()))
+            rows.append(Row("inference", f"K={shots}, batch {batch}", timing, batch, memory, base, batch,
+                            f"{counter.share()}; backbone alongside: {base.best * 1e3:.0f} ms, "
+                            f"{base.cpu * 1e3:.0f} ms CPU"))
         model.clear_references()
     return rows
 
@@ -226,8 +240,9 @@ def lookup_rows(module: FewShotAnomalyModule, args: argparse.Namespace) -> list[
             exact, fast = lookup(q, k, v, "sparse", topk=None), lookup(q, k, v, "sparse", topk=topk)
             difference = float((exact - fast).abs().max())
         what = f"{queries} queries x {shots}x{queries} keys x C={width}, batch {args.batch}"
-        plain, _ = timed(lambda: lookup(q, k, v, "sparse", topk=None), args)
-        top, memory = timed(lambda: lookup(q, k, v, "sparse", topk=topk), args)
+        plain, top, memory = timed_against(
+            lambda: lookup(q, k, v, "sparse", topk=None), lambda: lookup(q, k, v, "sparse", topk=topk), args
+        )
         rows.append(Row("lookup", f"{what}: sort-based", plain, args.batch))
         rows.append(Row("lookup", f"{what}: top-{topk}", top, args.batch, memory, plain, args.batch,
                         f"{plain.best / top.best:.1f}x faster, max abs difference {difference:.1e}"))
@@ -386,21 +401,10 @@ def run(args: argparse.Namespace) -> None:
           f"{torch.get_num_threads()} threads, load {os.getloadavg()}", flush=True)
     rows: list[Row] = []
     module = build(args) if set(args.parts) - {"data"} else None
-    if module is not None and {"backbone", "inference"} & set(args.parts):
-        first = progress(backbone_rows(module, args, "first"))
-        rows += first
-        if "inference" in args.parts:
-            reference = {row.items: row for row in first if "tapped" in row.what}
-            inference = inference_rows(module, args, reference)
-            again = backbone_rows(module, args, "again")
-            for row in inference:  # the faster of the two backbone measurements: the least disturbed
-                if row.reference is not None:
-                    match = next(r for r in again if "tapped" in r.what and r.items == row.items).timing
-                    assert match is not None
-                    row.reference = Timing(min(row.reference.best, match.best), row.reference.median,
-                                           min(row.reference.cpu, match.cpu), row.reference.load)
-            progress(inference + again)
-            rows += inference + again
+    if module is not None and "backbone" in args.parts:
+        rows += progress(backbone_rows(module, args))
+    if module is not None and "inference" in args.parts:
+        rows += progress(inference_rows(module, args))
     if module is not None and "train" in args.parts:
         rows += progress(training_rows(module, args))
     if module is not None and "generators" in args.parts and args.method == "dictas":

@@ -61,7 +61,7 @@ def test_dictas_every_part_runs_in_bf16(capsys: pytest.CaptureFixture[str]) -> N
     ])
     output = capsys.readouterr().out
     backbone, inference = rows(output, "backbone"), rows(output, "inference")
-    assert len(backbone) == 6  # batch 1, batch 2 and with the embedding, before and after
+    assert len(backbone) == 3  # batch 1, batch 2 and with the embedding
     timed = [row for row in inference if "set_references" not in row[1]]
     assert [row[1] for row in timed] == ["K=1, batch 1", "K=1, batch 2", "K=3, batch 1", "K=3, batch 2"]
     assert all(float(row[6]) > 0 and float(row[7]) > 0 and float(row[5]) > 0 and "top-k exact on" in row[9]
