@@ -177,9 +177,9 @@ def inference_rows(module: FewShotAnomalyModule, args: argparse.Namespace) -> li
                 )
             finally:
                 lookup_module.sparsemax_topk = counter._original
+            alongside = f"backbone alongside: {base.best * 1e3:.0f} ms, {base.cpu * 1e3:.0f} ms CPU"
             rows.append(Row("inference", f"K={shots}, batch {batch}", timing, batch, memory, base, batch,
-                            f"{counter.share()}; backbone alongside: {base.best * 1e3:.0f} ms, "
-                            f"{base.cpu * 1e3:.0f} ms CPU"))
+                            "; ".join(filter(None, [counter.share(), alongside]))))
         model.clear_references()
     return rows
 
