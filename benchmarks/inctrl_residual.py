@@ -10,28 +10,16 @@ N = 225 patches per image, K * N prompt patches shared by the batch, as at test 
 from __future__ import annotations
 
 import argparse
-import time
-from collections.abc import Callable
+import sys
+from pathlib import Path
 
 import torch
 from torch.nn import functional as F
 
-from gad.models.inctrl.residual import patch_residual, patch_residual_loop
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import time_calls  # noqa: E402
 
-
-def seconds(function: Callable[[], torch.Tensor], device: torch.device, repeats: int) -> float:
-    """Best of ``repeats`` wall times, after one warm-up call."""
-    function()
-    best = float("inf")
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        function()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        best = min(best, time.perf_counter() - start)
-    return best
+from gad.models.inctrl.residual import patch_residual, patch_residual_loop  # noqa: E402
 
 
 def main() -> None:
@@ -52,8 +40,8 @@ def main() -> None:
     prompts = prompts.transpose(1, 2).flatten(2, 3)  # (1, L, K * N, C), as encoded references
     query, prompts = query.to(device), prompts.to(device)
     torch.testing.assert_close(patch_residual(query, prompts), patch_residual_loop(query, prompts), rtol=1e-4, atol=1e-5)
-    fast = seconds(lambda: patch_residual(query, prompts), device, args.repeats)
-    slow = seconds(lambda: patch_residual_loop(query, prompts), device, args.repeats)
+    fast = time_calls(lambda: patch_residual(query, prompts), device, args.repeats).best
+    slow = time_calls(lambda: patch_residual_loop(query, prompts), device, args.repeats).best
     print(
         f"patch residual, batch {args.batch}, K={args.shots}, {args.layers} layers x {args.patches} patches x "
         f"{args.width} channels on {device} ({torch.get_num_threads()} threads)\n"

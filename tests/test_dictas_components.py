@@ -11,12 +11,12 @@ from gad.errors import ConfigError
 from gad.models.dictas.attention import AttentionBlock
 from gad.models.dictas.generators import DictionaryGenerators, init_weights
 from gad.models.dictas.global_head import GlobalHead
-from gad.models.dictas.lookup import cosine_distance, lookup, lookup_weights
+from gad.models.dictas.lookup import cosine_distance, lookup, lookup_weights, sparse_lookup
 from gad.models.dictas.losses import patch_anomaly_mask, query_losses, text_alignment_loss
 from gad.models.dictas.pooling import pool_tokens
 from gad.models.dictas.protocol import SCREW_ROTATIONS, official_settings
 from gad.models.dictas.score_fusion import ScoreParts, fuse_normalised
-from gad.models.dictas.sparsemax import sparsemax
+from gad.models.dictas.sparsemax import sparsemax, sparsemax_topk
 
 
 # ----- sparsemax ---------------------------------------------------------------------------------------------
@@ -88,6 +88,34 @@ def test_exact_match_is_retrieved_with_zero_distance() -> None:
     for strategy in ("maximum", "sparse"):
         retrieved = lookup(tokens[:, 5:9], tokens, tokens, strategy)
         torch.testing.assert_close(cosine_distance(tokens[:, 5:9], retrieved), torch.zeros(1, 4), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("scale", [0.01, 3.0, 30.0])
+def test_sparsemax_topk_is_exact_where_it_says_so(scale: float) -> None:
+    scores = torch.randn(4, 50, 300, generator=torch.Generator().manual_seed(5), dtype=torch.float64) * scale
+    weights, indices, exact = sparsemax_topk(scores, 16)
+    dense = torch.zeros_like(scores).scatter_(-1, indices, weights)
+    reference = sparsemax(scores)
+    support = (reference > 0).sum(dim=-1)
+    torch.testing.assert_close(exact, support < 16)
+    torch.testing.assert_close(dense[exact], reference[exact], atol=1e-12, rtol=0)
+    assert scale != 30.0 or bool(exact.all())  # large score spreads: few entries in the support
+    assert scale != 0.01 or not bool(exact.any())  # flat scores: the support spans the whole row
+
+
+@pytest.mark.parametrize("scale", [0.05, 1.0, 20.0])
+@pytest.mark.parametrize("shared", [True, False])
+def test_sparse_lookup_equals_the_sort_based_lookup(scale: float, shared: bool) -> None:
+    generator = torch.Generator().manual_seed(6)
+    scores = torch.randn(3, 40, 120, generator=generator, dtype=torch.float64) * scale
+    scores[1, :5] *= 0.01  # some rows with a wide support, to exercise the fallback next to fast rows
+    values = torch.randn(1 if shared else 3, 120, 8, generator=generator, dtype=torch.float64)
+    fast = sparse_lookup(scores, values, topk=8)
+    torch.testing.assert_close(fast, sparsemax(scores) @ values, atol=1e-12, rtol=0)
+    queries, keys = torch.randn(2, 30, 16, generator=generator), torch.randn(1, 90, 16, generator=generator) * 3
+    torch.testing.assert_close(
+        lookup(queries, keys, keys, "sparse", topk=4), lookup(queries, keys, keys, "sparse"), atol=1e-6, rtol=0
+    )
 
 
 # ----- pooling -----------------------------------------------------------------------------------------------

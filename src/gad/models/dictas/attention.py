@@ -38,11 +38,16 @@ class AttentionBlock(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, L, C) tokens to (B, L, C): attention spans the whole sequence L."""
+        return self.fc3(self.hidden(x))
+
+    def hidden(self, x: Tensor) -> Tensor:
+        """The block without its bias-free output map ``fc3``: a caller that only takes dot products of the
+        output with fixed vectors w can fold ``fc3`` into them (out . w = hidden . (w @ fc3.weight))."""
         u = self.norm1(x)
         q, k, v = (self._heads(proj(u)) for proj in (self.q, self.k, self.v))
         a = nn.functional.scaled_dot_product_attention(q, k, v).transpose(1, 2).flatten(2)
         h = self.dropout(self.fc1(a)) + u
-        return self.fc3(self.norm2(self.fc2(h)))
+        return self.norm2(self.fc2(h))
 
     def _heads(self, x: Tensor) -> Tensor:
         return x.unflatten(-1, (self.num_heads, -1)).transpose(1, 2)

@@ -57,6 +57,8 @@ class DictAS(FewShotAnomalyModule):
             validation ``selection_metric`` improves; at the first epoch it does not, restore that copy, freeze
             g_V, reset the optimiser state, and from then on pass training queries through g_V (as at inference).
         selection_metric: mean validation metric that drives the schedule (official: pixel AP).
+        sparsemax_topk: inference lookups find each query's sparsemax support among this many best keys (exact:
+            wider supports are recomputed by sorting); ``null`` always sorts every row.
     """
 
     def __init__(
@@ -79,6 +81,7 @@ class DictAS(FewShotAnomalyModule):
         plateau_scheduler: bool = True,
         freeze_value_on_plateau: bool = True,
         selection_metric: str = "pixel_ap",
+        sparsemax_topk: int | None = 64,
     ) -> None:
         super().__init__()
         if isinstance(backbone, dict):  # hyperparameters read back from a checkpoint
@@ -92,7 +95,8 @@ class DictAS(FewShotAnomalyModule):
             alpha=alpha,
         )
         self.model: DictASModel = DictASModel(
-            ClipBackbone(backbone), lookup, scales, num_heads, dropout, inference=inference
+            ClipBackbone(backbone), lookup, scales, num_heads, dropout, inference=inference,
+            sparsemax_topk=sparsemax_topk,
         )
         self.value_frozen = False
         self.best_metric = -math.inf

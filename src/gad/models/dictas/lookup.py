@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from gad.errors import ConfigError
-from gad.models.dictas.sparsemax import sparsemax
+from gad.models.dictas.sparsemax import sparsemax, sparsemax_topk
 
 LookupStrategy = Literal["sparse", "dense", "maximum"]
 LOOKUP_STRATEGIES: tuple[str, ...] = ("sparse", "dense", "maximum")
@@ -30,16 +30,48 @@ def lookup_weights(scores: Tensor, strategy: LookupStrategy) -> Tensor:
     raise ConfigError(f"Unknown lookup strategy {strategy!r}; valid: {', '.join(LOOKUP_STRATEGIES)}")
 
 
-def lookup(queries: Tensor, keys: Tensor, values: Tensor, strategy: LookupStrategy = "sparse") -> Tensor:
+def lookup(
+    queries: Tensor, keys: Tensor, values: Tensor, strategy: LookupStrategy = "sparse", topk: int | None = None
+) -> Tensor:
     """Retrieved content (B, N, C) for queries (B, N, C) from keys and values (B or 1, M, C).
 
     Scores are q.k / sqrt(C) with no normalisation or temperature, as in the official code. The matching runs in
     float32 outside autocast: sparsemax thresholds on sums of sorted scores, which bf16 rounds too coarsely.
+    ``topk`` (sparse only): find each query's support among its ``topk`` best keys and mix only those values
+    (``sparse_lookup``); ``None`` sorts every row and mixes all M values (the exact reference path).
     """
     with torch.autocast(device_type=queries.device.type, enabled=False):
         q, k, v = queries.float(), keys.float(), values.float()
-        scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+        scores = (q / math.sqrt(q.shape[-1])) @ k.transpose(-1, -2)  # N x C, not N x M, divisions
+        if strategy == "sparse" and topk is not None:
+            return sparse_lookup(scores, v, topk)
         return lookup_weights(scores, strategy) @ v
+
+
+def sparse_lookup(scores: Tensor, values: Tensor, topk: int) -> Tensor:
+    """sparsemax(scores) @ values (B, N, C) from scores (B, N, M) and values (B or 1, M, C), reading only the
+    ``topk`` best entries of each row; rows whose support is not smaller than ``topk`` are recomputed exactly.
+
+    The mixing is an ``embedding_bag`` over the supports (at most N x topk x C instead of N x M x C
+    multiply-adds). The support width and the exactness check cost host synchronisations.
+    """
+    batch, queries, entries = scores.shape
+    weights, indices, exact = sparsemax_topk(scores, topk)
+    # Sorted rows: each support is a prefix, so only the widest support's columns carry weight.
+    used = max(int((weights > 0).sum(dim=-1).max()), 1)
+    weights, indices = weights[..., :used], indices[..., :used]
+    if values.shape[0] > 1:  # per-sample dictionaries: index the flattened (B * M, C) table
+        indices = indices + entries * torch.arange(batch, device=indices.device).view(batch, 1, 1)
+    retrieved = nn.functional.embedding_bag(
+        indices.flatten(0, 1), values.flatten(0, 1), per_sample_weights=weights.flatten(0, 1), mode="sum"
+    ).unflatten(0, (batch, queries))
+    if bool(exact.all()):
+        return retrieved
+    fallback = retrieved.clone()
+    for b in (~exact).any(dim=1).nonzero().flatten().tolist():
+        rows = (~exact[b]).nonzero().flatten()
+        fallback[b, rows] = sparsemax(scores[b, rows]) @ values[b if values.shape[0] > 1 else 0]
+    return fallback
 
 
 def cosine_distance(queries: Tensor, retrieved: Tensor) -> Tensor:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -26,7 +27,10 @@ from gad.models.dictas.settings import InferenceSettings
 @dataclass
 class Dictionary:
     """One category's dictionary: keys and values per (tapped-layer position, pooling kernel), each (1, M, C) with
-    M = all references' tokens, the settings it is read with, and the (2, D) normal/abnormal text embeddings."""
+    M = all references' tokens, the settings it is read with, and the (2, D) normal/abnormal text embeddings.
+
+    The keys are stored already multiplied by g_Q's last linear map (``query.fc3``, bias-free), so that queries
+    skip it: g_Q(x) . k = g_Q.hidden(x) . (k @ W), one C x C product per category instead of per query image."""
 
     settings: InferenceSettings
     entries: dict[tuple[int, int], tuple[Tensor, Tensor]]
@@ -51,6 +55,9 @@ class DictASModel(FewShotModel):
         inference: how dictionaries are read when no ``protocol`` is set.
         protocol: apply the official test rules of this dataset instead of ``inference`` (see ``protocol.py``);
             an attribute that may change between dictionaries (the LightningModule sets it per target dataset).
+        sparsemax_topk: at inference, find each query's sparsemax support among its ``sparsemax_topk`` best keys
+            and recompute exactly the rare rows whose support is wider (same result, no sort of all K x N
+            scores); ``None``: the exact sort-based lookup. Training always sorts (no host synchronisation).
     """
 
     def __init__(
@@ -62,15 +69,19 @@ class DictASModel(FewShotModel):
         dropout: float = 0.1,
         inference: InferenceSettings | None = None,
         protocol: Protocol | None = None,
+        sparsemax_topk: int | None = 64,
     ) -> None:
         super().__init__()
         if 1 not in scales or any(k < 1 for k in scales):
             raise ConfigError(f"scales={list(scales)}: pooling kernels must be >= 1 and include 1.")
+        if sparsemax_topk is not None and sparsemax_topk < 1:
+            raise ConfigError(f"sparsemax_topk must be >= 1 or null, got {sparsemax_topk}")
         self.backbone = backbone
         self.lookup = lookup
         self.scales = tuple(scales)
         self.inference = inference or InferenceSettings()
         self.protocol = protocol
+        self.sparsemax_topk = sparsemax_topk
         self.generators = DictionaryGenerators(backbone.width, num_heads, dropout)
         self.head = GlobalHead(backbone.width, len(backbone.layers), backbone.embed_dim)
         init_weights(self.generators)
@@ -105,21 +116,25 @@ class DictASModel(FewShotModel):
         for position in self._positions(settings):
             for kernel in settings.scales:
                 references = pool_tokens(tokens[position], self.backbone.grid, kernel).flatten(0, 1).unsqueeze(0)
-                entries[(position, kernel)] = self.generators.dictionary(references)
+                keys, values = self.generators.dictionary(references)
+                entries[(position, kernel)] = (keys.float() @ self.generators.query.fc3.weight.float(), values)
         return Dictionary(settings=settings, entries=entries, text=self.prompts.embeddings(self.backbone, category))
 
     def predict(self, images: Tensor, references: Dictionary, category: str) -> AnomalyPrediction:
         """Anomaly map (B, 1, H, W), image score, and its parts ``map`` (map maximum) and ``text`` (CLIP)."""
-        settings, grid = references.settings, self.backbone.grid
+        settings, grid, batch = references.settings, self.backbone.grid, images.shape[0]
         features = self.backbone(images, embedding=True)
+        positions = self._positions(settings)
+        # One generator call for all layers (g_V) and for all layers and scales (g_Q): bigger, fewer products.
+        query = self.generators.value(torch.cat([features.patch_tokens[p] for p in positions]))
+        pooled = torch.cat([pool_tokens(query, grid, kernel) for kernel in settings.scales])
+        matched = self.generators.query.hidden(pooled)  # g_Q's output map is folded into the keys
         distances = []
-        for position in self._positions(settings):
-            query = self.generators.value(features.patch_tokens[position])
-            for kernel in settings.scales:
-                pooled = pool_tokens(query, grid, kernel)
-                keys, values = references.entries[(position, kernel)]
-                retrieved = lookup(self.generators.query(pooled), keys, values, self.lookup)
-                distances.append(cosine_distance(pooled, retrieved) / 2)
+        for index, (kernel, position) in enumerate(itertools.product(settings.scales, positions)):
+            rows = slice(index * batch, (index + 1) * batch)
+            keys, values = references.entries[(position, kernel)]
+            retrieved = lookup(matched[rows], keys, values, self.lookup, self.sparsemax_topk)
+            distances.append(cosine_distance(pooled[rows], retrieved) / 2)
         patch_scores = torch.stack(distances).mean(dim=0).unflatten(1, grid)
         anomaly_map = upsample_and_smooth(patch_scores, images.shape[-1], settings.sigma, align_corners=True)
         map_score = anomaly_map.flatten(1).amax(dim=1)

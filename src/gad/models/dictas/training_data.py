@@ -147,9 +147,10 @@ class DictASTrainingPipeline(TrainingPipeline):
         return np.random.default_rng(key)
 
     def _load(self, path: str) -> np.ndarray:
-        """RGB at the working side (bicubic, like the official PIL resize; non-square images are squeezed)."""
-        image = read_rgb(path)
+        """RGB at the working side (large JPEGs decoded at a reduced scale first, then bicubic, like the official
+        PIL resize; non-square images are squeezed)."""
         size = self.work_size
+        image = read_rgb(path, size)
         if image.shape[:2] != (size, size):
             image = cv2.resize(image, (size, size), interpolation=cv2.INTER_CUBIC)
         return image

@@ -157,4 +157,4 @@ class InCTRLTrainingPipeline(TrainingPipeline):
         return np.random.default_rng(key)
 
     def _load(self, path: str) -> Tensor:
-        return self.to_tensor(read_rgb(path))[0]
+        return self.to_tensor(read_rgb(path, self.image_size))[0]
