@@ -37,6 +37,9 @@ def test_quickstart_fit_then_test(in_tmp: Path, monkeypatch: pytest.MonkeyPatch)
     (test_dir,) = (run / "test").iterdir()
     results = json.loads((test_dir / "results.json").read_text())
     assert results["shots"] == 2
+    # options given with a checkpoint win over its hyperparameters (Lightning alone would drop them)
+    tested = yaml.safe_load((test_dir / "config.yaml").read_text())["model"]["init_args"]
+    assert (tested["alpha"], tested["normalize_test_scores"]) == (0.5, True)
     table = results["results"]["quickstart"]
     assert set(table) == {"gravel", "chelsea", "coins", "mean"}
     assert METRICS <= set(table["mean"])

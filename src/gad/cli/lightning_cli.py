@@ -92,6 +92,21 @@ class GadCLI(LightningCLI):
         super().instantiate_classes()
         self.model.metric_settings = self._get(self.config_init, "metrics")
 
+    def _parse_ckpt_path(self) -> None:
+        """Lightning replaces the model's settings by the checkpoint's hyperparameters; the ``--model...`` arguments
+        of the command line are then applied again, so that test-time options given with a checkpoint
+        (``gad test --model.init_args.alpha 0.5``) take effect instead of being silently dropped."""
+        given = self.config.clone()
+        super()._parse_ckpt_path()
+        subcommand = self.config.get("subcommand")
+        if not subcommand or not self.config[subcommand].get("ckpt_path"):
+            return
+        for key in model_option_keys(sys.argv[2:]):
+            for candidate in (key, key.replace("model.", "model.init_args.", 1)):
+                if candidate in given[subcommand]:
+                    self.config[subcommand][candidate] = given[subcommand][candidate]
+                    break
+
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand]
         if config.get("shots") is not None:
@@ -182,6 +197,12 @@ def resolve_run_arguments(argv: list[str]) -> list[str]:
         folder, checkpoint = latest_run()
         print(f"gad {argv[0]}: using the most recent run {folder} (checkpoint {checkpoint})", file=sys.stderr)
     return [argv[0], "--config", str(folder / CONFIG_NAME), "--ckpt_path", str(checkpoint), *argv[1:]]
+
+
+def model_option_keys(argv: list[str]) -> list[str]:
+    """The config keys of the ``--model...`` options of a command line (``--model.init_args.x=1`` ->
+    ``model.init_args.x``)."""
+    return [arg[2:].split("=", 1)[0] for arg in argv if arg.startswith("--model")]
 
 
 def _option_value(argv: list[str], option: str) -> str | None:
