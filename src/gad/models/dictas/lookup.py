@@ -38,12 +38,13 @@ def lookup(
     Scores are q.k / sqrt(C) with no normalisation or temperature, as in the official code. The matching runs in
     float32 outside autocast: sparsemax thresholds on sums of sorted scores, which bf16 rounds too coarsely.
     ``topk`` (sparse only): find each query's support among its ``topk`` best keys and mix only those values
-    (``sparse_lookup``); ``None`` sorts every row and mixes all M values (the exact reference path).
+    (``sparse_lookup``); ``None`` sorts every row and mixes all M values (the exact reference path). An exported
+    graph (ONNX) always takes the exact path: the top-k path's support width depends on the data.
     """
     with torch.autocast(device_type=queries.device.type, enabled=False):
         q, k, v = queries.float(), keys.float(), values.float()
         scores = (q / math.sqrt(q.shape[-1])) @ k.transpose(-1, -2)  # N x C, not N x M, divisions
-        if strategy == "sparse" and topk is not None:
+        if strategy == "sparse" and topk is not None and not torch.compiler.is_exporting():
             return sparse_lookup(scores, v, topk)
         return lookup_weights(scores, strategy) @ v
 
