@@ -75,14 +75,25 @@ def test_calibration_on_held_out_normals_sets_decisions(detector: Detector, quic
         detector.calibrate(images[:6])
 
 
-def test_center_crop_scores_the_central_square(detector: Detector, quickstart_root: Path) -> None:
+def test_center_crop_preprocesses_like_the_datamodule(detector: Detector, quickstart_root: Path) -> None:
     pixels = read_rgb(normals(quickstart_root)[5])
     wide = np.concatenate([pixels[:, :20], pixels, pixels[:, -20:]], axis=1)
     cropping = Detector(detector.module, center_crop=True, device="cpu", allow_mixed_sizes=True)
     cropping.set_references(normals(quickstart_root)[:4], "gravel")
     (on_wide,) = cropping.predict(wide)
+    as_in_gad_test = ResizeToTensor(cropping.image_size, center_crop=True)(wide)[0][None]
+    with torch.no_grad():
+        expected = float(cropping.module.model(as_in_gad_test, "gravel").score[0])
+    assert on_wide.anomaly_map.shape == pixels.shape[:2] and on_wide.image.shape == pixels.shape
+    assert on_wide.score == pytest.approx(expected, abs=1e-6)
     (plain,) = cropping.predict(pixels)
-    assert on_wide.anomaly_map.shape == pixels.shape[:2] and on_wide.score == pytest.approx(plain.score, abs=1e-6)
+    assert on_wide.score == pytest.approx(plain.score, abs=0.05)  # nearly the same central square
+
+
+def test_in_memory_calibration_images_are_not_taken_for_references(detector: Detector, quickstart_root: Path) -> None:
+    images = [read_rgb(path) for path in normals(quickstart_root)]
+    detector = Detector(detector.module, device="cpu").set_references(images[:4], "gravel")
+    assert detector.calibrate(images[4:], fpr=0.25).normals == len(images) - 4
 
 
 def test_bad_images_are_clear_errors(detector: Detector, quickstart_root: Path, tmp_path: Path) -> None:

@@ -73,10 +73,11 @@ class Detector:
         self.center_crop = center_crop
         self.batch_size = batch_size
         self.allow_mixed_sizes = allow_mixed_sizes
-        self.transform = ResizeToTensor(self.image_size)  # applied to the view, already square with center_crop
+        self.transform = ResizeToTensor(self.image_size, center_crop)  # as the datamodule preprocesses
         self.threshold: Threshold | None = None
         self.category: str | None = None
         self.reference_names: list[str] = []
+        self._reference_files: set[Path] = set()
         self._reference_size: tuple[int, int] | None = None
 
     @classmethod
@@ -103,17 +104,18 @@ class Detector:
         loaded = load_images(images, "references")
         size = None if self.allow_mixed_sizes else check_sizes(loaded, None, "references")
         with torch.no_grad():
-            batch = torch.stack([self._tensor(image) for image in loaded]).to(self.device)
+            batch = torch.stack([self._tensor(image.pixels) for image in loaded]).to(self.device)
             self.module.model.clear_references()
             self.module.model.set_references(category, batch)
         self.category, self.reference_names, self._reference_size = category, [i.name for i in loaded], size
+        self._reference_files = _files(loaded)
         return self
 
     def calibrate(self, normal_images: Images, fpr: float = 0.01, progress: bool = False) -> Threshold:
         """Choose and keep the threshold that flags at most ``fpr`` of held-out normal images (not the
         references), see ``threshold_at_fpr``."""
         normals = load_images(normal_images, "calibration images")
-        overlap = sorted(set(self.reference_names) & {n.name for n in normals})
+        overlap = sorted(str(path) for path in self._reference_files & _files(normals))
         if overlap:
             raise GadError(f"calibration images: {overlap[:3]} are references; hold out other normal images.")
         scores = [p.score for p in self._predict(normals, progress, "calibrating")]
@@ -140,8 +142,9 @@ class Detector:
         bar = tqdm(total=len(images), desc=desc, unit="image", disable=not progress)
         for start in range(0, len(images), self.batch_size):
             chunk = images[start:start + self.batch_size]
-            views = [self.view(image.pixels) for image in chunk]
-            batch = torch.stack([self.transform(view)[0] for view in views]).to(self.device)
+            pixels = [image.pixels for image in chunk]
+            views = [self.view(p) for p in pixels]
+            batch = torch.stack([self._tensor(p) for p in pixels]).to(self.device)
             with torch.no_grad():
                 out = self.module.model(batch, self.category)
             if out.anomaly_map is None:
@@ -154,8 +157,8 @@ class Detector:
             bar.update(len(chunk))
         bar.close()
 
-    def _tensor(self, image: InputImage) -> Tensor:
-        return self.transform(self.view(image.pixels))[0]
+    def _tensor(self, pixels: np.ndarray) -> Tensor:
+        return self.transform(pixels)[0]
 
     def view(self, pixels: np.ndarray) -> np.ndarray:
         """The pixels the model sees: the whole image, or its central square with ``center_crop``."""
@@ -165,3 +168,8 @@ class Detector:
         side = min(height, width)
         top, left = (height - side) // 2, (width - side) // 2
         return pixels[top:top + side, left:left + side]
+
+
+def _files(images: list[InputImage]) -> set[Path]:
+    """The resolved paths of the images read from files (in-memory images have no identity to compare)."""
+    return {image.source.resolve() for image in images if isinstance(image.source, Path)}
