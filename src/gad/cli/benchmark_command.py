@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.markdown import Markdown
 
 from gad.cli.lightning_cli import gad_error_in, run_lightning
-from gad.cli.runs import runs_root
+from gad.cli.runs import latest_run, runs_root
 from gad.errors import ConfigError
 from gad.reporting import sweep_markdown
 
@@ -59,9 +59,12 @@ def run_sweep(run: str | None, shots: list[int], seeds: list[int], targets: list
     """Every (target, shots, seed) test; the long table of their results; the combined tables. Returns the folder."""
     if not shots or not seeds:
         raise ConfigError("gad benchmark needs at least one value in --shots and in --seeds")
+    given_model = any(a.split("=")[0] in ("-c", "--config", "--ckpt_path") for a in test_args)
+    if run is None and not given_model:
+        run = str(latest_run()[0])  # once: a fit finishing during the sweep must not change the run under test
     records: list[dict] = []
     tests: list[dict] = []
-    run_folder: Path | None = None
+    run_folder: Path | None = Path(run) if run else None
     for target in targets or [None]:
         for k in shots:
             for seed in seeds:
@@ -70,7 +73,8 @@ def run_sweep(run: str | None, shots: list[int], seeds: list[int], targets: list
                 args += ["--shots", str(k), "--data.init_args.seed", str(seed)]
                 cli = run_lightning(args)
                 out = Path(cli.trainer.default_root_dir)
-                run_folder = run_folder or (out.parent.parent if out.parent.name == "test" else None)
+                if run_folder is None and out.parent.name == "test":
+                    run_folder = out.parent.parent
                 tests.append({"target": target, "shots": k, "seed": seed, "folder": str(out)})
                 for dataset, table in cli.model.results_by_dataset.items():
                     for category, row in table.items():
