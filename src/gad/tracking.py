@@ -16,6 +16,8 @@ import numpy as np
 from lightning.pytorch import Trainer
 from lightning.pytorch.loggers import WandbLogger
 
+from gad.reporting import metric_names
+
 VERSIONED = ("gad", "torch", "lightning", "open_clip_torch", "torchmetrics", "wandb")
 
 
@@ -99,11 +101,11 @@ def log_evaluation(
         run = logger.experiment
         logged: dict = {}
         for dataset, table in by_dataset.items():
-            names = list(dict.fromkeys(k for row in table.values() for k in row))
+            names = metric_names(table)
             rows = [[category, *(row.get(n, np.nan) for n in names)] for category, row in table.items()]
             logged[f"{prefix}/{dataset}/table"] = wandb.Table(columns=["category", *names], data=rows)
         for key, images in overlays.items():
-            logged[f"{prefix}/overlays/{key}"] = [wandb.Image(image, caption=caption) for caption, image in images]
+            logged[f"{prefix}/overlays/{key}"] = [wandb.Image(o.image, caption=o.caption) for o in images]
         run.log(logged)
         artifact = wandb.Artifact(f"{stage}-results-{run.id}", type="results")
         for path in files:

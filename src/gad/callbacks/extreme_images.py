@@ -27,6 +27,15 @@ class Kept:
     anomaly_map: Tensor
 
 
+@dataclass
+class Overlay:
+    """One rendered test image: ``caption`` (category, score, path), the image's ``path``, (H, W, 3) uint8 ``image``."""
+
+    caption: str
+    path: str
+    image: np.ndarray
+
+
 class ExtremeImages:
     """Keeps, per dataset and kind, the ``count`` images with the most extreme scores (on the CPU, nothing else)."""
 
@@ -36,18 +45,19 @@ class ExtremeImages:
 
     def update(self, dataset: str, batch: Batch, score: Tensor, anomaly_map: Tensor) -> None:
         kinds = self.kept.setdefault(dataset, {kind: [] for kind in KINDS})
+        scores, labels = score.detach().float().cpu().tolist(), batch.label.cpu().tolist()  # one copy per batch
         for kind, (label, highest) in KINDS.items():
-            rows = (batch.label == label).nonzero().squeeze(1).tolist()
-            ranked = sorted(rows, key=lambda i: float(score[i]), reverse=highest)[: self.count]
+            rows = [i for i, row_label in enumerate(labels) if row_label == label]
+            ranked = sorted(rows, key=lambda i: scores[i], reverse=highest)[: self.count]
             candidates = kinds[kind] + [
-                Kept(float(score[i]), batch.category[i], batch.path[i], batch.image[i].cpu(), anomaly_map[i].float().cpu())
+                Kept(scores[i], batch.category[i], batch.path[i], batch.image[i].cpu(), anomaly_map[i].float().cpu())
                 for i in ranked
             ]
             kinds[kind] = sorted(candidates, key=lambda k: k.score, reverse=highest)[: self.count]
 
-    def overlays(self) -> dict[str, list[tuple[str, np.ndarray]]]:
-        """``{"dataset/kind": [(caption, (H, W, 3) uint8 overlay), ...]}`` on one colour range per dataset."""
-        result: dict[str, list[tuple[str, np.ndarray]]] = {}
+    def overlays(self) -> dict[str, list[Overlay]]:
+        """``{"dataset/kind": [Overlay, ...]}`` on one colour range per dataset."""
+        result: dict[str, list[Overlay]] = {}
         for dataset, kinds in self.kept.items():
             maps = [k.anomaly_map for kept in kinds.values() for k in kept]
             if not maps:
@@ -56,7 +66,7 @@ class ExtremeImages:
             for kind, kept in kinds.items():
                 if kept:
                     result[f"{dataset}/{kind}"] = [
-                        (f"{k.category} {k.score:.3f} {k.path}", heatmap_overlay(k.image, k.anomaly_map, low, high))
+                        Overlay(f"{k.category} {k.score:.3f} {k.path}", k.path, heatmap_overlay(k.image, k.anomaly_map, low, high))
                         for k in kept
                     ]
         return result

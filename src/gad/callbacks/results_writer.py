@@ -97,8 +97,8 @@ def _write_pngs(overlays: dict[str, list], folder: Path) -> list[Path]:
     written = []
     for key, images in overlays.items():
         (folder / key).parent.mkdir(parents=True, exist_ok=True)
-        for number, (caption, image) in enumerate(images):
-            path = folder / f"{key}_{number}_{Path(caption.split(' ', 2)[-1]).stem}.png"
-            cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        for number, overlay in enumerate(images):
+            path = folder / f"{key}_{number}_{Path(overlay.path).stem}.png"
+            cv2.imwrite(str(path), cv2.cvtColor(overlay.image, cv2.COLOR_RGB2BGR))
             written.append(path)
     return written
