@@ -115,13 +115,9 @@ class FewShotAnomalyModule(pl.LightningModule):
         assert self.metrics is not None
         self.results_by_dataset = {name: m.compute() for name, m in zip(self.dataset_names, self.metrics)}
         self.results = flatten_results(self.results_by_dataset)
-        logged = {f"{prefix}/{name}": value for name, value in self.results.get(MEAN, {}).items()}
-        for dataset, table in self.results_by_dataset.items():
-            for key, row in table.items():
-                where = f"{prefix}/{dataset}" if key == MEAN else f"{prefix}/{dataset}/{key}"
-                logged |= {f"{where}/{name}": value for name, value in row.items()}
-        for key, value in logged.items():
-            self.log(key, value, rank_zero_only=True)
+        for key, row in prefixed_results(self.results_by_dataset).items():
+            for name, value in row.items():
+                self.log(f"{prefix}/{name}" if key == MEAN else f"{prefix}/{key}/{name}", value, rank_zero_only=True)
         for metrics in self.metrics:
             metrics.reset()
 
@@ -170,9 +166,14 @@ class FewShotAnomalyModule(pl.LightningModule):
 
 
 def flatten_results(by_dataset: dict[str, dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
-    """One dataset: its own table. Several: ``dataset/category`` and ``dataset`` rows, and ``mean`` over datasets."""
+    """One dataset: its own table. Several: as ``prefixed_results``."""
     if len(by_dataset) == 1:
         return dict(next(iter(by_dataset.values())))
+    return prefixed_results(by_dataset)
+
+
+def prefixed_results(by_dataset: dict[str, dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """``dataset/category`` and ``dataset`` rows, and ``mean`` over datasets, whatever the number of datasets."""
     flat: dict[str, dict[str, float]] = {}
     for dataset, table in by_dataset.items():
         for key, row in table.items():
