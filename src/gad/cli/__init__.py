@@ -7,7 +7,8 @@ import sys
 from gad.cli.benchmark_command import benchmark_main
 from gad.cli.data_command import data_main
 from gad.cli.export_command import export_main
-from gad.cli.lightning_cli import GadCLI, gad_error_in, run_lightning
+from gad.cli.errors import one_line_errors
+from gad.cli.lightning_cli import GadCLI, run_lightning
 from gad.cli.predict_command import is_folder_mode, predict_main
 from gad.errors import GadError
 
@@ -23,13 +24,8 @@ def main(args: list[str] | None = None) -> None:
     if is_folder_mode(argv):
         predict_main(argv[1:])
         return
-    try:
+    with one_line_errors("gad"):
         run_lightning(argv)
-    except Exception as err:
-        cause = gad_error_in(err)
-        if cause is None:
-            raise
-        sys.exit(f"gad: error: {cause}")
 
 
 __all__ = ["GadCLI", "GadError", "main"]

@@ -14,7 +14,6 @@ and ``benchmark.json``. The sweep is the only mode so far; other modes (e.g. spe
 from __future__ import annotations
 
 import json
-import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -23,7 +22,8 @@ from jsonargparse import ArgumentParser
 from rich.console import Console
 from rich.markdown import Markdown
 
-from gad.cli.lightning_cli import gad_error_in, run_lightning
+from gad.cli.errors import one_line_errors
+from gad.cli.lightning_cli import run_lightning
 from gad.cli.runs import latest_run, runs_root
 from gad.errors import ConfigError
 from gad.reporting import sweep_markdown
@@ -45,13 +45,8 @@ def _parser() -> ArgumentParser:
 def benchmark_main(argv: list[str]) -> None:
     own, test_args = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
     config = _parser().parse_args(own)
-    try:
+    with one_line_errors("gad benchmark"):
         folder = run_sweep(config.run, config.shots, config.seeds, config.targets, test_args)
-    except Exception as err:
-        cause = gad_error_in(err)
-        if cause is None:
-            raise
-        sys.exit(f"gad benchmark: error: {cause}")
     print(f"gad benchmark: tables written to {folder}")
 
 

@@ -13,11 +13,12 @@ import sys
 import yaml
 from jsonargparse import ArgumentParser
 
+from gad.cli.errors import one_line_errors
 from gad.data.converters import CONVERTERS
 from gad.data.quickstart import generate_quickstart
 from gad.data.sources import SOURCES
 from gad.data.sources.check import check_source
-from gad.errors import ConfigError, GadError
+from gad.errors import ConfigError
 
 
 def _parser() -> ArgumentParser:
@@ -53,10 +54,8 @@ def _parser() -> ArgumentParser:
 
 def data_main(argv: list[str]) -> None:
     config = _parser().parse_args(argv)
-    try:
+    with one_line_errors("gad data"):
         _run(config)
-    except GadError as err:
-        sys.exit(f"gad data: error: {err}")
 
 
 def _run(config) -> None:

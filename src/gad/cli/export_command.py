@@ -5,12 +5,11 @@
 
 from __future__ import annotations
 
-import sys
 
 from jsonargparse import ArgumentParser
 
 from gad.cli.detector_args import add_detector_arguments, detector_from_args
-from gad.errors import GadError
+from gad.cli.errors import one_line_errors
 from gad.inference.onnx_export import export_onnx
 
 
@@ -25,11 +24,9 @@ def _parser() -> ArgumentParser:
 
 def export_main(argv: list[str]) -> None:
     args = _parser().parse_args(argv)
-    try:
+    with one_line_errors("gad export"):
         detector, checkpoint = detector_from_args(args, "export")
         result = export_onnx(detector, args.output, args.verify, args.external_data, {"checkpoint": str(checkpoint)})
-    except GadError as err:
-        sys.exit(f"gad export: error: {err}")
     verified = result.metadata.get("verification")
     check = f"; onnxruntime matches torch within {verified['max_abs_difference']}" if verified else ""
     print(f"gad export: {result.onnx_path} and {result.metadata_path.name} written{check}")

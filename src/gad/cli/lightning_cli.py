@@ -17,7 +17,6 @@ from lightning.pytorch.utilities import rank_zero_info
 from gad.callbacks import PredictionWriter, ResultsWriter
 from gad.cli.runs import CONFIG_NAME, latest_run, new_output_dir, run_checkpoint, run_of_checkpoint, runs_root
 from gad.data.datamodule import FewShotDataModule
-from gad.errors import GadError
 from gad.metrics.anomaly_metrics import MetricSettings
 from gad.models.base import FewShotAnomalyModule
 from gad.tracking import RunIdentity, has_api_key, log_config
@@ -229,14 +228,3 @@ def _finish_wandb() -> None:
     wandb = sys.modules.get("wandb")
     if wandb is not None and wandb.run is not None:
         wandb.finish()
-
-
-def gad_error_in(err: BaseException | None) -> GadError | None:
-    """The GadError behind an exception (jsonargparse wraps errors raised while instantiating classes)."""
-    seen: set[int] = set()
-    while err is not None and id(err) not in seen:
-        if isinstance(err, GadError):
-            return err
-        seen.add(id(err))
-        err = err.__cause__ or err.__context__
-    return None

@@ -9,14 +9,13 @@ LightningCLI command that scores a datamodule's target sets (``predictions.csv``
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from jsonargparse import ArgumentParser
 
 from gad.cli.detector_args import add_detector_arguments, detector_from_args
+from gad.cli.errors import one_line_errors
 from gad.cli.runs import new_output_dir, run_of_checkpoint
-from gad.errors import GadError
 from gad.inference.inputs import expand_paths
 from gad.inference.outputs import write_predictions
 
@@ -43,7 +42,7 @@ def _parser() -> ArgumentParser:
 
 def predict_main(argv: list[str]) -> None:
     args = _parser().parse_args(argv)
-    try:
+    with one_line_errors("gad predict"):
         images = expand_paths(args.images, FOLDER_MODE_OPTION)
         detector, checkpoint = detector_from_args(args, "predict")
         output = Path(args.output) if args.output else new_output_dir(
@@ -52,8 +51,6 @@ def predict_main(argv: list[str]) -> None:
         files = write_predictions(
             detector, images, output, args.map_format, args.progress, context={"checkpoint": str(checkpoint)}
         )
-    except GadError as err:
-        sys.exit(f"gad predict: error: {err}")
     flagged = sum(bool(row.get("anomalous")) for row in files.rows)
     decision = f", {flagged} above the threshold" if detector.threshold else ""
     print(f"gad predict: {len(files.rows)} images scored{decision}; maps, overlays and {files.scores_csv.name} in {output}")
