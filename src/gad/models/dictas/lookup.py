@@ -54,19 +54,21 @@ def sparse_lookup(scores: Tensor, values: Tensor, topk: int) -> Tensor:
     ``topk`` best entries of each row; rows whose support is not smaller than ``topk`` are recomputed exactly.
 
     The mixing is an ``embedding_bag`` over the supports (at most N x topk x C instead of N x M x C
-    multiply-adds). The support width and the exactness check cost host synchronisations.
+    multiply-adds). The support width and the exactness check cost one host synchronisation.
     """
     batch, queries, entries = scores.shape
     weights, indices, exact = sparsemax_topk(scores, topk)
-    # Sorted rows: each support is a prefix, so only the widest support's columns carry weight.
-    used = max(int((weights > 0).sum(dim=-1).max()), 1)
+    # Sorted rows: each support is a prefix, so only the widest support's columns carry weight. One host
+    # synchronisation gives both that width and whether any row needs the exact fallback.
+    widest, inexact = torch.stack([(weights > 0).sum(dim=-1).amax(), (~exact).sum()]).tolist()
+    used = max(widest, 1)
     weights, indices = weights[..., :used], indices[..., :used]
     if values.shape[0] > 1:  # per-sample dictionaries: index the flattened (B * M, C) table
         indices = indices + entries * torch.arange(batch, device=indices.device).view(batch, 1, 1)
     retrieved = nn.functional.embedding_bag(
         indices.flatten(0, 1), values.flatten(0, 1), per_sample_weights=weights.flatten(0, 1), mode="sum"
     ).unflatten(0, (batch, queries))
-    if bool(exact.all()):
+    if inexact == 0:
         return retrieved
     fallback = retrieved.clone()
     for b in (~exact).any(dim=1).nonzero().flatten().tolist():
