@@ -49,5 +49,9 @@ class AttentionBlock(nn.Module):
         h = self.dropout(self.fc1(a)) + u
         return self.norm2(self.fc2(h))
 
+    def fold_output(self, vectors: Tensor) -> Tensor:
+        """(..., C) vectors w to w @ fc3.weight in float32: ``hidden(x) . fold_output(w)`` equals ``forward(x) . w``."""
+        return vectors.float() @ self.fc3.weight.float()
+
     def _heads(self, x: Tensor) -> Tensor:
         return x.unflatten(-1, (self.num_heads, -1)).transpose(1, 2)

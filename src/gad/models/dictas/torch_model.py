@@ -117,7 +117,7 @@ class DictASModel(FewShotModel):
             for kernel in settings.scales:
                 references = pool_tokens(tokens[position], self.backbone.grid, kernel).flatten(0, 1).unsqueeze(0)
                 keys, values = self.generators.dictionary(references)
-                entries[(position, kernel)] = (keys.float() @ self.generators.query.fc3.weight.float(), values)
+                entries[(position, kernel)] = (self.generators.query.fold_output(keys), values)
         return Dictionary(settings=settings, entries=entries, text=self.prompts.embeddings(self.backbone, category))
 
     def predict(self, images: Tensor, references: Dictionary, category: str) -> AnomalyPrediction:
