@@ -71,6 +71,8 @@ def test_text_list_and_per_k_folder(samples, quickstart_root, tmp_path) -> None:
         ({"references": {"gravel": ["gravel/train/good/000.png"], "coins": ["coins/train/good/000.png"]}}, "--shots 2 needs 2"),
         ({"references": {"gravel": ["gravel/test/good/000.png", "gravel/train/good/001.png"], "coins": ["coins/train/good/000.png", "coins/train/good/001.png"]}}, "not normal training images"),
         ({"refs": []}, "not a gad references file"),
+        (["gravel/train/good/000.png"], "not a JSON object"),
+        ({"version": 99, "references": {}}, "version 99"),
     ],
 )
 def test_bad_manifests(samples, quickstart_root, tmp_path, content, match) -> None:

@@ -44,11 +44,10 @@ class ReferenceSet:
         path = Path(path)
         if not path.is_file():
             raise ReferenceSelectionError(f"Reference manifest {path} does not exist.")
+        fields = _read_manifest_json(path)
         try:
-            fields = json.loads(path.read_text())
-            fields.pop("version", None)
             return cls(**fields)
-        except (json.JSONDecodeError, TypeError, AttributeError) as err:
+        except TypeError as err:
             raise ReferenceSelectionError(f"Manifest {path} is not a gad references file ({err}).") from err
 
     def save(self, path: str | Path) -> Path:
@@ -87,10 +86,9 @@ def load_references(manifest: str | Path, samples: pd.DataFrame, dataset: str, r
     relative to the dataset root or absolute), or a folder holding ``k{shots}.json`` / ``k{shots}.txt``."""
     path = _manifest_file(Path(manifest), shots)
     if path.suffix == ".json":
-        try:
-            listed = json.loads(path.read_text())["references"]
-        except (json.JSONDecodeError, KeyError, TypeError) as err:
-            raise ReferenceSelectionError(f"Manifest {path} is not a gad references file ({err}).") from err
+        listed = _read_manifest_json(path).get("references")
+        if not isinstance(listed, dict):
+            raise ReferenceSelectionError(f"Manifest {path} is not a gad references file (no 'references' mapping).")
     else:
         listed = _group_by_category(path, samples, root)
     chosen: dict[str, list[str]] = {}
@@ -145,3 +143,19 @@ def _relative(path: str | Path, root: str | Path) -> str:
         return path.relative_to(root).as_posix()
     except ValueError:
         return path.as_posix()
+
+
+def _read_manifest_json(path: Path) -> dict:
+    """The fields of a JSON manifest (its ``version`` checked and removed), or an error naming the file."""
+    try:
+        fields = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ReferenceSelectionError(f"Manifest {path} is not a gad references file ({err}).") from err
+    if not isinstance(fields, dict):
+        raise ReferenceSelectionError(f"Manifest {path} is not a gad references file (not a JSON object).")
+    version = fields.pop("version", MANIFEST_VERSION)
+    if not isinstance(version, int) or version > MANIFEST_VERSION:
+        raise ReferenceSelectionError(
+            f"Manifest {path} has version {version!r}; this gad reads versions up to {MANIFEST_VERSION}: upgrade gad."
+        )
+    return fields
