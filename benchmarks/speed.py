@@ -54,6 +54,7 @@ from harness import PRECISIONS, PeakMemory, Timing, autocast, synchronize, time_
 
 from gad.data.batch import Batch, collate_batch  # noqa: E402
 from gad.data.dataset import PipelineDataset, TrainingPipeline  # noqa: E402
+from gad.data.preprocessing import Preprocessing  # noqa: E402
 from gad.data.synthesis import ProceduralTextures  # noqa: E402
 from gad.models.base import FewShotAnomalyModule  # noqa: E402
 from gad.models.components.clip_backbone import ClipConfig  # noqa: E402
@@ -294,7 +295,8 @@ def data_rows(args: argparse.Namespace) -> list[Row]:
             "mask_path": None,
         })
         pipeline: TrainingPipeline = _import(pipeline_path)()
-        dataset = PipelineDataset(samples, args.image_size, pipeline, center_crop=args.method == "inctrl")
+        preprocessing = Preprocessing(args.image_size, "shorter_side" if args.method == "inctrl" else "squash")
+        dataset = PipelineDataset(samples, preprocessing, pipeline)
         threads = torch.get_num_threads()
         for workers in args.workers:
             if workers == 0:

@@ -102,8 +102,9 @@ def test_missing_data_folder_names_layout(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_image_size_mismatch(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(SystemExit, match=r"data.image_size=96 but the backbone 'gad-tiny-vit' takes 112 px"):
-        run_gad(monkeypatch, "test", "--config", QUICKSTART, "--data.init_args.image_size", "96", "--trainer.logger", "false")
+    with pytest.raises(SystemExit, match=r"preprocessing.image_size=96 but the backbone 'gad-tiny-vit' takes 112 px"):
+        run_gad(monkeypatch, "test", "--config", QUICKSTART, "--model.init_args.preprocessing", '{"image_size": 96}',
+                "--trainer.logger", "false")
 
 
 def test_unknown_model_name(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:

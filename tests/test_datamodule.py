@@ -13,19 +13,26 @@ from PIL import Image
 from gad.data.batch import Batch
 from gad.data.datamodule import FewShotDataModule
 from gad.data.images import ImageReadError
+from gad.data.preprocessing import Preprocessing
 from gad.data.quickstart import AUXILIARY_CATEGORIES, TARGET_CATEGORIES
 from gad.data.sources import DataLayoutError, MVTecLayout, QuickstartData
 from gad.errors import ConfigError
 
 
 def make_datamodule(root: Path, **kwargs) -> FewShotDataModule:
-    return FewShotDataModule(
+    datamodule = FewShotDataModule(
         auxiliary=QuickstartData(str(root), list(AUXILIARY_CATEGORIES)),
         target=QuickstartData(str(root), list(TARGET_CATEGORIES)),
-        image_size=64,
         batch_size=5,
         **kwargs,
     )
+    datamodule.preprocessing = Preprocessing(64)  # what a model's setup hands over
+    return datamodule
+
+
+def following(datamodule: FewShotDataModule, preprocessing: Preprocessing) -> FewShotDataModule:
+    datamodule.preprocessing = preprocessing
+    return datamodule
 
 
 def test_mvtec_layout_table(quickstart_root: Path) -> None:
@@ -96,7 +103,7 @@ def test_unreadable_image_is_named(quickstart_root: Path, tmp_path: Path) -> Non
     shutil.copytree(quickstart_root / "gravel", root / "gravel")
     broken = root / "gravel" / "test" / "good" / "000.png"
     broken.write_bytes(b"not a png")
-    datamodule = FewShotDataModule(MVTecLayout(str(root)), MVTecLayout(str(root)), image_size=32, batch_size=64)
+    datamodule = following(FewShotDataModule(MVTecLayout(str(root)), MVTecLayout(str(root)), batch_size=64), Preprocessing(32))
     with pytest.raises(ImageReadError, match=str(broken)):
         next(iter(datamodule.test_dataloader()[0]))
 
@@ -106,7 +113,7 @@ def test_mask_of_another_size_is_refused(quickstart_root: Path, tmp_path: Path) 
     shutil.copytree(quickstart_root / "gravel", root / "gravel")
     mask = sorted((root / "gravel" / "ground_truth" / "hole").iterdir())[0]
     Image.fromarray(np.zeros((10, 20), dtype=np.uint8)).save(mask)
-    datamodule = FewShotDataModule(MVTecLayout(str(root)), MVTecLayout(str(root)), image_size=32, batch_size=64)
+    datamodule = following(FewShotDataModule(MVTecLayout(str(root)), MVTecLayout(str(root)), batch_size=64), Preprocessing(32))
     with pytest.raises(ValueError, match="must be aligned"):
         list(datamodule.test_dataloader()[0])
 
@@ -123,7 +130,7 @@ def test_target_suite_needs_distinct_names(quickstart_root: Path) -> None:
         FewShotDataModule(QuickstartData(str(quickstart_root)), same)
 
 
-def test_center_crop_keeps_aspect_and_masks_follow(tmp_path: Path) -> None:
+def test_shorter_side_keeps_aspect_and_masks_follow(tmp_path: Path) -> None:
     """A 2:1 image: squashing keeps both halves, centre cropping keeps the middle square only."""
     root = tmp_path / "wide"
     for folder in ("train/good", "test/defect", "ground_truth/defect"):
@@ -136,7 +143,26 @@ def test_center_crop_keeps_aspect_and_masks_follow(tmp_path: Path) -> None:
     Image.fromarray(image).save(root / "wide" / "test" / "defect" / "000.png")
     Image.fromarray(mask).save(root / "wide" / "ground_truth" / "defect" / "000_mask.png")
     source = MVTecLayout(str(root))
-    squashed = next(iter(FewShotDataModule(source, source, image_size=20).test_dataloader()[0]))
-    cropped = next(iter(FewShotDataModule(source, source, image_size=20, center_crop=True).test_dataloader()[0]))
+    squashed = next(iter(following(FewShotDataModule(source, source), Preprocessing(20)).test_dataloader()[0]))
+    cropped = next(iter(following(FewShotDataModule(source, source), Preprocessing(20, "shorter_side")).test_dataloader()[0]))
     assert squashed.mask.sum() == 20 * 5 and squashed.image[0, 0, :, -1].min() > 0.9
     assert cropped.mask.sum() == 0 and cropped.image.max() < 0.1
+
+
+def test_the_datamodule_follows_the_model(quickstart_root: Path, tmp_path: Path) -> None:
+    """No size or resize rule of its own: the model hands its preprocessing over in setup, before any loader."""
+    import lightning.pytorch as pl
+
+    from gad.models.components.clip_backbone import ClipConfig
+    from gad.models.patch_residual import PatchResidual
+
+    datamodule = FewShotDataModule(QuickstartData(str(quickstart_root)), QuickstartData(str(quickstart_root), ["coins"]))
+    with pytest.raises(ConfigError, match="no preprocessing yet"):
+        datamodule.test_dataloader()
+    with pytest.raises(ConfigError, match=r"preprocessing.image_size=64 but the backbone 'gad-tiny-vit' takes 112 px"):
+        PatchResidual(ClipConfig("gad-tiny-vit", None, [2]), preprocessing=Preprocessing(64))
+    model = PatchResidual(ClipConfig("gad-tiny-vit", None, [2]), preprocessing=Preprocessing(112, "shorter_side"))
+    trainer = pl.Trainer(logger=False, limit_test_batches=1, default_root_dir=tmp_path, enable_progress_bar=False)
+    trainer.test(model, datamodule=datamodule)
+    assert datamodule.preprocessing == model.preprocessing == Preprocessing(112, "shorter_side")
+    assert model.hparams["preprocessing"] == {"image_size": 112, "resize": "shorter_side", "interpolation": "bicubic"}

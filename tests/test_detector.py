@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import lightning.pytorch as pl
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from gad.data.images import ResizeToTensor, read_rgb
+from gad.data.dataset import to_tensors
+from gad.data.images import read_rgb
+from gad.data.preprocessing import Preprocessing
 from gad.errors import GadError
 from gad.inference import Detector, threshold_at_fpr
 from gad.inference.checkpoint import CheckpointError
 from gad.inference.detector import NoReferencesError
 from gad.inference.inputs import ImageInputError
+from gad.models.components.clip_backbone import ClipConfig
 from gad.models.dictas import DictAS
+from gad.models.inctrl import InCTRL
 
 
 def normals(root: Path, category: str = "gravel") -> list[Path]:
@@ -32,7 +37,7 @@ def test_checkpoint_loads_without_config_and_scores_like_the_model(detector: Det
     query = sorted((quickstart_root / "gravel" / "test" / "hole").glob("*.png"))[0]
     (prediction,) = detector.predict(query)
     # the same image through the evaluation preprocessing and the pure torch model
-    tensor = ResizeToTensor(detector.image_size)(read_rgb(query))[0][None]
+    tensor = to_tensors(Preprocessing(detector.image_size), read_rgb(query))[0][None]
     with torch.no_grad():
         expected = detector.module.model(tensor, "gravel")
     assert prediction.score == pytest.approx(float(expected.score[0]), abs=1e-6)
@@ -75,19 +80,26 @@ def test_calibration_on_held_out_normals_sets_decisions(detector: Detector, quic
         detector.calibrate(images[:6])
 
 
-def test_center_crop_preprocesses_like_the_datamodule(detector: Detector, quickstart_root: Path) -> None:
+def test_a_checkpoint_carries_its_preprocessing(quickstart_root: Path, tmp_path: Path) -> None:
+    """A copied InCTRL checkpoint, no run folder beside it, centre-crops as in training (its hyperparameters)."""
+    module = InCTRL(ClipConfig("gad-tiny-vit", pretrained=None, layers=[1, 2, 3], image_size=96), sigma=2.0)
+    trainer = pl.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False)
+    trainer.strategy.connect(module)
+    trainer.save_checkpoint(tmp_path / "copied.ckpt")
+    hparams = torch.load(tmp_path / "copied.ckpt", weights_only=False)["hyper_parameters"]
+    assert hparams["preprocessing"] == {"image_size": 96, "resize": "shorter_side", "interpolation": "bicubic"}
+    cropping = Detector.from_checkpoint(tmp_path / "copied.ckpt", device="cpu", allow_mixed_sizes=True)
+    assert cropping.preprocessing == Preprocessing(96, "shorter_side")
+    cropping.set_references(normals(quickstart_root)[:4], "gravel")
     pixels = read_rgb(normals(quickstart_root)[5])
     wide = np.concatenate([pixels[:, :20], pixels, pixels[:, -20:]], axis=1)
-    cropping = Detector(detector.module, center_crop=True, device="cpu", allow_mixed_sizes=True)
-    cropping.set_references(normals(quickstart_root)[:4], "gravel")
     (on_wide,) = cropping.predict(wide)
-    as_in_gad_test = ResizeToTensor(cropping.image_size, center_crop=True)(wide)[0][None]
+    as_in_gad_test = to_tensors(Preprocessing(96, "shorter_side"), wide)[0][None]
     with torch.no_grad():
         expected = float(cropping.module.model(as_in_gad_test, "gravel").score[0])
-    assert on_wide.anomaly_map.shape == pixels.shape[:2] and on_wide.image.shape == pixels.shape
     assert on_wide.score == pytest.approx(expected, abs=1e-6)
-    (plain,) = cropping.predict(pixels)
-    assert on_wide.score == pytest.approx(plain.score, abs=0.05)  # nearly the same central square
+    # 128 x 168 -> 96 x 126, crop at column 15 of 126: columns 20 to 148 of the wide image, the original pixels
+    assert on_wide.anomaly_map.shape == pixels.shape[:2] and np.array_equal(on_wide.image, pixels)
 
 
 def test_in_memory_calibration_images_are_not_taken_for_references(detector: Detector, quickstart_root: Path) -> None:

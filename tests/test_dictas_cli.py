@@ -61,7 +61,7 @@ def test_paper_configs_parse(name: str, capsys: pytest.CaptureFixture, monkeypat
     assert (model["lookup"], model["scales"], model["lambda_cqc"], model["lambda_tac"]) == ("sparse", [1, 3], 0.1, 0.1)
     assert (model["lr"], model["betas"]) == (1e-4, [0.5, 0.999])
     data = config["data"]["init_args"]
-    assert (data["batch_size"], data["image_size"]) == (24, 336)
+    assert data["batch_size"] == 24 and "image_size" not in data and model["preprocessing"] is None  # the default: squash
     auxiliary = data["auxiliary"]["init_args"]["name"]
     targets = data["target"] if isinstance(data["target"], list) else [data["target"]]
     target_names = [t["init_args"]["name"] for t in targets]

@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader
 
 from gad.data.batch import collate_batch
 from gad.data.dataset import AnomalyDataset, PipelineDataset
+from gad.data.preprocessing import Preprocessing
 from gad.data.quickstart import AUXILIARY_CATEGORIES
 from gad.data.sources import QuickstartData
 from gad.data.sources.base import DataLayoutError
@@ -29,7 +30,7 @@ def train_rows(quickstart_root: Path) -> pd.DataFrame:
 
 
 def _dataset(rows: pd.DataFrame, image_size: int = SIZE, **kwargs: object) -> PipelineDataset:
-    return PipelineDataset(rows, image_size, DictASTrainingPipeline(**kwargs))
+    return PipelineDataset(rows, Preprocessing(image_size), DictASTrainingPipeline(**kwargs))
 
 
 def _items(dataset: PipelineDataset, count: int) -> list[dict]:
@@ -60,7 +61,7 @@ def test_anomaly_rate_is_about_thirty_percent(train_rows: pd.DataFrame) -> None:
 
 
 def test_synthetic_anomaly_changes_only_the_masked_query(train_rows: pd.DataFrame) -> None:
-    plain = AnomalyDataset(train_rows, SIZE, with_masks=False)
+    plain = AnomalyDataset(train_rows, Preprocessing(SIZE), with_masks=False)
     dataset = _dataset(train_rows, anomaly_rate=1.0, support_augment_rate=0.0)
     for index in range(16):
         item, clean = dataset[index], plain[index]["image"]
@@ -70,7 +71,7 @@ def test_synthetic_anomaly_changes_only_the_masked_query(train_rows: pd.DataFram
 
 
 def test_support_is_augmented_nine_times_in_ten(train_rows: pd.DataFrame) -> None:
-    plain = AnomalyDataset(train_rows, SIZE, with_masks=False)
+    plain = AnomalyDataset(train_rows, Preprocessing(SIZE), with_masks=False)
     items = _items(_dataset(train_rows, anomaly_rate=0.0), 480)
     identical = [torch.equal(item["support"][0], item["image"]) for item in items]
     # A normal query is the plain image, and the support equals it exactly when not augmented.
@@ -89,7 +90,7 @@ def test_same_seed_same_first_epoch_then_new_draws(train_rows: pd.DataFrame) -> 
     assert torch.equal(epoch_one, epoch(_dataset(train_rows, anomaly_rate=0.5, seed=3)))
     assert not torch.equal(epoch_one, epoch(first))  # the next epoch draws anew
     assert not torch.equal(epoch_one, epoch(_dataset(train_rows, anomaly_rate=0.5, seed=4)))
-    first.pipeline.setup(train_rows, SIZE)  # a new fit starts the stream again
+    first.pipeline.setup(train_rows, Preprocessing(SIZE))  # a new fit starts the stream again
     assert torch.equal(epoch_one, epoch(first))
 
 

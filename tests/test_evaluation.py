@@ -47,7 +47,7 @@ def test_target_suite_reports_each_dataset(quickstart_root: Path, tmp_path: Path
         QuickstartData(str(quickstart_root), ["coins"], name="suite_a"),
         QuickstartData(str(quickstart_root), ["gravel", "chelsea"], name="suite_b"),
     ]
-    datamodule = FewShotDataModule(QuickstartData(str(quickstart_root), ["brick"]), targets, shots=2, image_size=112, batch_size=8)
+    datamodule = FewShotDataModule(QuickstartData(str(quickstart_root), ["brick"]), targets, shots=2, batch_size=8)
     model = PatchResidual(ClipConfig("gad-tiny-vit", None, [1, 2]))
     trainer = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, default_root_dir=str(tmp_path))
     trainer.test(model, datamodule=datamodule, verbose=False)
@@ -63,7 +63,7 @@ def test_target_suite_reports_each_dataset(quickstart_root: Path, tmp_path: Path
 
 def test_scores_do_not_depend_on_batch_composition(quickstart_root: Path, tmp_path: Path) -> None:
     """References are per category: a mixed-category batch scores each image as if alone."""
-    datamodule = FewShotDataModule(QuickstartData(str(quickstart_root), ["brick"]), QuickstartData(str(quickstart_root), ["coins", "gravel"]), shots=2, image_size=112, batch_size=64)
+    datamodule = FewShotDataModule(QuickstartData(str(quickstart_root), ["brick"]), QuickstartData(str(quickstart_root), ["coins", "gravel"]), shots=2, batch_size=64)
     model = PatchResidual(ClipConfig("gad-tiny-vit", None, [1, 2]))
     trainer = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, default_root_dir=str(tmp_path))
     predictions = trainer.predict(model, datamodule=datamodule)

@@ -78,7 +78,7 @@ def test_paper_configs_show_the_paper_settings(
         "quick_gelu": None, "cache_dir": None,
     }
     assert (model["lr"], model["patch_weight"], model["focal_gamma"]) == (1e-3, 1.0, 2.0)
-    assert data["image_size"] == 240 and data["batch_size"] == 16
+    assert data["batch_size"] == 16 and "center_crop" not in data and model["preprocessing"] is None  # shorter_side
     pipeline = data["train_pipeline"]
     assert pipeline["class_path"] == "gad.models.inctrl.InCTRLTrainingPipeline"
     assert pipeline["init_args"]["steps_per_epoch"] == 100 and pipeline["init_args"]["seed"] == 10

@@ -13,6 +13,7 @@ from lightning.fabric.utilities.data import _replace_dunder_methods
 from torch.utils.data import BatchSampler, DistributedSampler
 
 from gad.data.datamodule import FewShotDataModule
+from gad.data.preprocessing import Preprocessing
 from gad.data.sources import QuickstartData
 from gad.errors import ConfigError
 from gad.models.inctrl import BalancedBatchSampler, InCTRLTrainingPipeline
@@ -27,7 +28,7 @@ def samples(quickstart_root: Path) -> pd.DataFrame:
 
 def pipeline(samples: pd.DataFrame, **options) -> InCTRLTrainingPipeline:
     built = InCTRLTrainingPipeline(**options)
-    built.setup(samples, 64)
+    built.setup(samples, Preprocessing(64, "shorter_side"))
     return built
 
 
@@ -60,8 +61,9 @@ def test_prompts_may_include_the_query_when_asked(samples: pd.DataFrame) -> None
 def test_datamodule_gives_balanced_batches_with_support(quickstart_root: Path) -> None:
     data = FewShotDataModule(
         QuickstartData(str(quickstart_root), AUXILIARY), QuickstartData(str(quickstart_root), ["coins"]),
-        image_size=64, batch_size=16, train_pipeline=InCTRLTrainingPipeline(shots=2, steps_per_epoch=2),
+        batch_size=16, train_pipeline=InCTRLTrainingPipeline(shots=2, steps_per_epoch=2),
     )
+    data.preprocessing = Preprocessing(64, "shorter_side")
     loader = data.train_dataloader()
     batches = list(loader)
     assert len(batches) == len(loader) == 2
@@ -91,8 +93,9 @@ def test_lightning_ddp_shards_the_balanced_batches(quickstart_root: Path) -> Non
     """What Lightning does under DDP: re-create the batch sampler around a DistributedSampler per rank."""
     data = FewShotDataModule(
         QuickstartData(str(quickstart_root), AUXILIARY), QuickstartData(str(quickstart_root), ["coins"]),
-        image_size=32, batch_size=8, train_pipeline=InCTRLTrainingPipeline(shots=1, steps_per_epoch=20),
+        batch_size=8, train_pipeline=InCTRLTrainingPipeline(shots=1, steps_per_epoch=20),
     )
+    data.preprocessing = Preprocessing(32, "shorter_side")
     with _replace_dunder_methods(BatchSampler):  # as Lightning requests the dataloader
         loader = data.train_dataloader()
     labels = data.train_samples()["label"].tolist()

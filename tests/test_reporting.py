@@ -99,8 +99,7 @@ def test_gad_test_logs_offline_to_wandb_without_api_key(in_tmp: Path, monkeypatc
 def test_wandb_receives_tables_overlays_and_files(quickstart_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WANDB_MODE", "offline")
     datamodule = FewShotDataModule(
-        QuickstartData(str(quickstart_root), ["brick"]), QuickstartData(str(quickstart_root), ["coins"]), shots=1,
-        image_size=112,
+        QuickstartData(str(quickstart_root), ["brick"]), QuickstartData(str(quickstart_root), ["coins"]), shots=1
     )
     logger = WandbLogger(save_dir=str(tmp_path), offline=True, project="gad-test")
     writer = ResultsWriter(overlays=1)

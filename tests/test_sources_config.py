@@ -9,6 +9,7 @@ import yaml
 from jsonargparse import ArgumentParser
 
 from gad.data.datamodule import FewShotDataModule
+from gad.data.preprocessing import Preprocessing
 from gad.data.sources import SOURCES, SampleSource
 from tests.fixtures import raw_datasets as raw
 
@@ -47,13 +48,13 @@ data:
       init_args: {{root: {tmp_path / 'btad'}, categories: [wood]}}
     - class_path: gad.data.sources.MNIST
       init_args: {{root: {tmp_path / 'mnist'}, protocol: multi_class}}
-  image_size: 16
   shots: 2
 """)
     parser = ArgumentParser()
     parser.add_class_arguments(FewShotDataModule, "data")
     datamodule = _instantiate(parser, parser.parse_object(config)).data
     assert isinstance(datamodule, FewShotDataModule)
+    datamodule.preprocessing = Preprocessing(16)
     assert [s.name for s in datamodule.sources("test")] == ["visa", "btad", "mnist"]
     loaders = datamodule.test_dataloader()
     assert [len(loader.dataset) for loader in loaders] == [8, 3, 20]

@@ -11,6 +11,7 @@ from PIL import Image
 
 from gad.data.dataset import AnomalyDataset
 from gad.data.images import read_mask, read_rgb
+from gad.data.preprocessing import Preprocessing
 from gad.data.sources import ELPV, MNIST, BTAD, DataLayoutError, MVTecAD, MVTecLayout, VisA
 from gad.data.sources.check import check_source
 from gad.data.sources.layouts import detect_layout
@@ -103,7 +104,7 @@ def test_mask_of_another_size_is_resized_with_a_warning(tmp_path: Path) -> None:
     mask_path = tmp_path / "mvtec" / "bottle" / "ground_truth" / "crack" / "000_mask.png"
     raw.mask(mask_path, size=(32, 32), box=(0, 0, 16, 16))
     samples = MVTecLayout(str(tmp_path / "mvtec")).samples()
-    dataset = AnomalyDataset(samples[samples["mask_path"] == str(mask_path)], image_size=16, with_masks=True)
+    dataset = AnomalyDataset(samples[samples["mask_path"] == str(mask_path)], Preprocessing(16), with_masks=True)
     with pytest.warns(UserWarning, match="resized with nearest neighbour"):
         item = dataset[0]
     assert item["mask"].shape == (1, 16, 16) and item["mask"][0, :8, :8].eq(1).all() and item["mask"][0, 8:].eq(0).all()
@@ -152,17 +153,3 @@ def test_detect_layout_knows_every_raw_download(tmp_path: Path) -> None:
     for key, writer in writers.items():
         writer(tmp_path / key)
         assert detect_layout(tmp_path / key)[0] == key, key
-
-
-def test_large_jpegs_decode_at_a_reduced_scale_that_keeps_the_requested_side(tmp_path: Path) -> None:
-    y, x = np.mgrid[0:800, 0:1000]
-    smooth = np.stack([x * 255 // 999, y * 255 // 799, (x + y) * 255 // 1798], axis=-1).astype(np.uint8)
-    Image.fromarray(smooth).save(tmp_path / "big.jpg", quality=95)
-    Image.fromarray(smooth).save(tmp_path / "big.png")
-    full = read_rgb(tmp_path / "big.jpg")
-    reduced = read_rgb(tmp_path / "big.jpg", min_side=336)
-    assert full.shape == (800, 1000, 3) and reduced.shape == (400, 500, 3)  # 1/2: 1/4 would be below 336
-    assert read_rgb(tmp_path / "big.jpg", min_side=100).shape == (100, 125, 3)  # 1/8, the smallest scale
-    assert read_rgb(tmp_path / "big.png", min_side=336).shape == (800, 1000, 3)  # only JPEGs have reduced decoding
-    halved = np.asarray(Image.fromarray(full).resize((500, 400), Image.Resampling.BOX))
-    assert np.abs(reduced.astype(int) - halved.astype(int)).mean() < 2  # the same picture, not just the same shape

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from gad.data.datamodule import FewShotDataModule
+from gad.data.preprocessing import Preprocessing
 from gad.data.sources import BTAD, MPDD, RESC, SAMPLE_COLUMNS, BraTS, MVTec3D, MVTecAD, VisA
 from tests.fixtures import raw_datasets as raw
 
@@ -85,8 +86,9 @@ def test_visa_follows_1cls_csv(tmp_path: Path) -> None:
 def test_visa_label_masks_are_binarized_in_batches(tmp_path: Path) -> None:
     raw.write_visa(tmp_path / "visa")
     raw.write_mvtec(tmp_path / "mvtec")
-    datamodule = FewShotDataModule(MVTecAD(str(tmp_path / "mvtec")), VisA(str(tmp_path / "visa")), image_size=16,
-                                   batch_size=4, eval_batch_size=16)
+    datamodule = FewShotDataModule(MVTecAD(str(tmp_path / "mvtec")), VisA(str(tmp_path / "visa")), batch_size=4,
+                                   eval_batch_size=16)
+    datamodule.preprocessing = Preprocessing(16)
     (loader,) = datamodule.test_dataloader()
     batch = next(iter(loader))
     assert set(batch.mask.unique().tolist()) == {0.0, 1.0}

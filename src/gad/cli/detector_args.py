@@ -32,7 +32,6 @@ def add_detector_arguments(parser: ArgumentParser) -> None:
         help="held-out normal images (not the references) to choose the threshold from, at --fpr",
     )
     parser.add_argument("--fpr", type=float, default=0.01, help="share of normal images flagged by the chosen threshold")
-    parser.add_argument("--center_crop", type=bool | None, default=None, help="default: as the run's data config")
     parser.add_argument("--allow_mixed_sizes", type=bool, default=False, help="accept images of different sizes")
     parser.add_argument("--device", type=str | None, default=None, help="default: cuda if available, else cpu")
     parser.add_argument("--batch_size", type=int, default=8)
@@ -58,8 +57,7 @@ def detector_from_args(args: Namespace, command: str) -> tuple[Detector, Path]:
     references = expand_paths(references, "--references")  # bad paths fail before the model is built
     checkpoint = checkpoint_of(args, command)
     detector = Detector.from_checkpoint(
-        checkpoint, center_crop=args.center_crop, device=args.device, batch_size=args.batch_size,
-        allow_mixed_sizes=args.allow_mixed_sizes,
+        checkpoint, device=args.device, batch_size=args.batch_size, allow_mixed_sizes=args.allow_mixed_sizes,
     )
     detector.set_references(references, category)
     if args.threshold is not None:

@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader
 
 from gad.data.batch import collate_batch
 from gad.data.dataset import AnomalyDataset, PipelineDataset, TrainingPipeline
+from gad.data.preprocessing import Preprocessing
 from gad.data.references import ReferenceSet, draw_references, load_references
 from gad.data.sources import SampleSource
 from gad.errors import ConfigError
@@ -22,6 +23,9 @@ EvalStage = Literal["validate", "test", "predict"]
 
 class FewShotDataModule(pl.LightningDataModule):
     """Auxiliary training data, a validation set and one or more target sets, with K normal references per category.
+
+    Images are preprocessed as the model says (``preprocessing``, set from ``FewShotAnomalyModule.setup`` before
+    any dataloader is built), so data and model can never disagree on the input size or resize rule.
 
     Args:
         auxiliary: the training set (its normal training images; methods that need labels read them too).
@@ -33,9 +37,6 @@ class FewShotDataModule(pl.LightningDataModule):
         seed: which draw of references (deterministic per seed, dataset, category and K).
         references: a manifest (file or folder of per-K lists) to use instead of drawing for the target, or a
             mapping from target dataset name to its manifest.
-        image_size: side of the square model input; must match the model's backbone.
-        center_crop: resize the shorter side to ``image_size`` and crop the centre (open_clip's preprocessing,
-            InCTRL) instead of squashing the whole image to the square (DictAS); masks follow their images.
         batch_size: training batch size.
         eval_batch_size: validation/test/predict batch size (default ``batch_size``).
         num_workers: data-loading processes.
@@ -51,8 +52,6 @@ class FewShotDataModule(pl.LightningDataModule):
         shots: int = 4,
         seed: int = 0,
         references: str | dict[str, str] | None = None,
-        image_size: int = 336,
-        center_crop: bool = False,
         batch_size: int = 8,
         eval_batch_size: int | None = None,
         num_workers: int = 0,
@@ -65,13 +64,21 @@ class FewShotDataModule(pl.LightningDataModule):
         self.shots = shots
         self.seed = seed
         self.references = _manifests_by_name(references, self.targets)
-        self.image_size = image_size
-        self.center_crop = center_crop
+        self.preprocessing: Preprocessing | None = None
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size or batch_size
         self.num_workers = num_workers
         self.train_pipeline = train_pipeline
         self._reference_sets: dict[tuple[str, str], ReferenceSet] = {}
+
+    def model_preprocessing(self) -> Preprocessing:
+        """The model's preprocessing; an error before the model has handed it over."""
+        if self.preprocessing is None:
+            raise ConfigError(
+                "FewShotDataModule has no preprocessing yet: the model sets it when a Trainer sets it up; outside a "
+                "Trainer set datamodule.preprocessing = model.preprocessing first."
+            )
+        return self.preprocessing
 
     def prepare_data(self) -> None:
         for source in {id(s): s for s in (self.auxiliary, self.validation, *self.targets)}.values():
@@ -95,9 +102,9 @@ class FewShotDataModule(pl.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         samples = self.train_samples()
         if self.train_pipeline is None:
-            dataset = AnomalyDataset(samples, self.image_size, with_masks=False, center_crop=self.center_crop)
+            dataset = AnomalyDataset(samples, self.model_preprocessing(), with_masks=False)
         else:
-            dataset = PipelineDataset(samples, self.image_size, self.train_pipeline, self.center_crop)
+            dataset = PipelineDataset(samples, self.model_preprocessing(), self.train_pipeline)
             batch_sampler = self.train_pipeline.batch_sampler(self.batch_size)
             if batch_sampler is not None:
                 return DataLoader(
@@ -138,7 +145,7 @@ class FewShotDataModule(pl.LightningDataModule):
                 {"path": [str(p) for p in chosen.paths(category)], "category": category, "label": 0,
                  "defect": "good", "mask_path": None}
             )
-            dataset = AnomalyDataset(rows, self.image_size, with_masks=False, center_crop=self.center_crop)
+            dataset = AnomalyDataset(rows, self.model_preprocessing(), with_masks=False)
             images[category] = torch.stack([dataset[i]["image"] for i in range(len(dataset))])
         return images
 
@@ -150,10 +157,7 @@ class FewShotDataModule(pl.LightningDataModule):
     def _eval_loaders(self, stage: EvalStage) -> list[DataLoader]:
         return [
             self._loader(
-                AnomalyDataset(
-                    self.eval_samples(stage, i), self.image_size, with_masks=source.has_masks,
-                    center_crop=self.center_crop,
-                ),
+                AnomalyDataset(self.eval_samples(stage, i), self.model_preprocessing(), with_masks=source.has_masks),
                 self.eval_batch_size,
                 shuffle=False,
             )

@@ -9,10 +9,21 @@ from typing import Any
 import cv2
 import numpy as np
 import pandas as pd
+import torch
+from torch import Tensor
 from torch.utils.data import Dataset, Sampler
 
+from gad.data.images import read_mask, read_rgb
+from gad.data.preprocessing import Preprocessing
 from gad.errors import ConfigError
-from gad.data.images import ResizeToTensor, read_mask, read_rgb
+
+
+def to_tensors(
+    preprocessing: Preprocessing, pixels: np.ndarray, mask: np.ndarray | None = None
+) -> tuple[Tensor, Tensor | None]:
+    """``preprocessing``'s model input as tensors: (3, S, S) float32 in [0, 1] and, given a mask, (1, S, S)."""
+    image, resized_mask = preprocessing(pixels, mask)
+    return torch.from_numpy(image), None if resized_mask is None else torch.from_numpy(resized_mask)
 
 
 class AnomalyDataset(Dataset):
@@ -20,15 +31,14 @@ class AnomalyDataset(Dataset):
 
     Args:
         samples: a table with ``gad.data.sources.SAMPLE_COLUMNS``.
-        image_size: side of the square tensors.
+        preprocessing: the model's (images and masks become its square input).
         with_masks: give masks (datasets with pixel annotations) or ``None``.
-        center_crop: keep the aspect ratio and crop the centre instead of squashing (see ``ResizeToTensor``).
     """
 
-    def __init__(self, samples: pd.DataFrame, image_size: int, with_masks: bool, center_crop: bool = False) -> None:
+    def __init__(self, samples: pd.DataFrame, preprocessing: Preprocessing, with_masks: bool) -> None:
         self.samples = samples.reset_index(drop=True)
         self.with_masks = with_masks
-        self.transform = ResizeToTensor(image_size, center_crop)
+        self.preprocessing = preprocessing
         self.resized_masks = 0
 
     def __len__(self) -> int:
@@ -43,7 +53,7 @@ class AnomalyDataset(Dataset):
             mask = read_mask(row["mask_path"]) if has_mask else np.zeros(image.shape[:2], dtype=np.uint8)
             if mask.shape != image.shape[:2]:
                 mask = self._resized_mask(mask, image, row)
-        tensor, mask_tensor = self.transform(image, mask)
+        tensor, mask_tensor = to_tensors(self.preprocessing, image, mask)
         return {
             "image": tensor,
             "mask": mask_tensor,
@@ -86,11 +96,10 @@ class TrainingPipeline(ABC):
         """A custom batch composition (e.g. balanced normal/anomalous batches); ``None`` = shuffled batches."""
         return None
 
-    def setup(self, samples: pd.DataFrame, image_size: int, center_crop: bool = False) -> None:
-        """Called once with the training table before the first item; ``center_crop`` as ``ResizeToTensor``."""
+    def setup(self, samples: pd.DataFrame, preprocessing: Preprocessing) -> None:
+        """Called once with the training table and the model's preprocessing before the first item."""
         self.samples = samples.reset_index(drop=True)
-        self.image_size = image_size
-        self.center_crop = center_crop
+        self.preprocessing = preprocessing
 
     @abstractmethod
     def item(self, index: int) -> dict[str, Any]:
@@ -100,12 +109,10 @@ class TrainingPipeline(ABC):
 class PipelineDataset(Dataset):
     """Training rows through a ``TrainingPipeline``."""
 
-    def __init__(
-        self, samples: pd.DataFrame, image_size: int, pipeline: TrainingPipeline, center_crop: bool = False
-    ) -> None:
+    def __init__(self, samples: pd.DataFrame, preprocessing: Preprocessing, pipeline: TrainingPipeline) -> None:
         self.pipeline = pipeline
         self.length = len(samples)
-        pipeline.setup(samples, image_size, center_crop)
+        pipeline.setup(samples, preprocessing)
 
     def __len__(self) -> int:
         return self.length

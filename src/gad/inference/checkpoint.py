@@ -6,7 +6,6 @@ import importlib
 from pathlib import Path
 
 import torch
-import yaml
 
 from gad.errors import GadError
 from gad.models.base import CHECKPOINT_FORMAT, CHECKPOINT_KEY, FewShotAnomalyModule
@@ -60,18 +59,6 @@ def load_module(path: str | Path) -> FewShotAnomalyModule:
             f"version?): missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}."
         )
     return module.eval()
-
-
-def run_center_crop(checkpoint: str | Path) -> bool:
-    """Whether the checkpoint's run preprocessed with a centre crop (``data.init_args.center_crop`` of the run's
-    ``config.yaml``); ``False`` when there is no run config."""
-    from gad.cli.runs import CONFIG_NAME, run_of_checkpoint  # here: importing gad.cli loads its commands, which use us
-
-    config = run_of_checkpoint(Path(checkpoint)) / CONFIG_NAME
-    if not config.is_file():
-        return False
-    data = (yaml.safe_load(config.read_text()) or {}).get("data") or {}
-    return bool((data.get("init_args") or {}).get("center_crop", False))
 
 
 def _import(class_path: str, path: Path) -> object:

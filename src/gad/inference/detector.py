@@ -12,9 +12,10 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from gad.data.images import ResizeToTensor
+from gad.data.dataset import to_tensors
+from gad.data.preprocessing import Preprocessing
 from gad.errors import GadError
-from gad.inference.checkpoint import load_module, run_center_crop
+from gad.inference.checkpoint import load_module
 from gad.inference.inputs import Images, InputImage, check_sizes, load_images
 from gad.inference.threshold import Threshold, threshold_at_fpr
 from gad.models.base import FewShotAnomalyModule
@@ -30,7 +31,7 @@ class NoReferencesError(GadError, RuntimeError):
 @dataclass
 class Prediction:
     """One scored image. ``image``: what the model saw, at the input's resolution ((H, W, 3) uint8: the whole
-    image, or its central square when the model preprocesses with a centre crop); ``anomaly_map``: (H, W) float32
+    image, or its central square when the model's preprocessing crops, see ``Detector.view``); ``anomaly_map``: (H, W) float32
     on the same pixels (higher = more anomalous); ``anomalous``: ``score > threshold``, ``None`` without one."""
 
     name: str
@@ -54,10 +55,11 @@ class Detector:
 
     Images may be files, folders, globs, PIL images, numpy arrays or [0, 1] tensors (see ``load_images``).
 
+    Images are preprocessed as the module says (``module.preprocessing``, which its checkpoint carries), as in
+    ``gad test``.
+
     Args:
         module: a gad LightningModule (``DictAS``, ``InCTRL``, ...), trained or training-free.
-        center_crop: preprocess as the model was trained: resize the shorter side and crop the centre (InCTRL's
-            configs) instead of squashing the whole image to the model's square input.
         device: where to run (default: CUDA if available).
         batch_size: images scored at once.
         allow_mixed_sizes: accept references and queries of different sizes (each resized to the input);
@@ -65,15 +67,13 @@ class Detector:
     """
 
     def __init__(
-        self, module: FewShotAnomalyModule, center_crop: bool = False, device: str | torch.device | None = None,
-        batch_size: int = 8, allow_mixed_sizes: bool = False,
+        self, module: FewShotAnomalyModule, device: str | torch.device | None = None, batch_size: int = 8,
+        allow_mixed_sizes: bool = False,
     ) -> None:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.module = module.eval().to(self.device)
-        self.center_crop = center_crop
         self.batch_size = batch_size
         self.allow_mixed_sizes = allow_mixed_sizes
-        self.transform = ResizeToTensor(self.image_size, center_crop)  # as the datamodule preprocesses
         self.threshold: Threshold | None = None
         self.category: str | None = None
         self.reference_names: list[str] = []
@@ -82,20 +82,23 @@ class Detector:
 
     @classmethod
     def from_checkpoint(
-        cls, path: str | Path, center_crop: bool | None = None, device: str | torch.device | None = None,
-        batch_size: int = 8, allow_mixed_sizes: bool = False,
+        cls, path: str | Path, device: str | torch.device | None = None, batch_size: int = 8,
+        allow_mixed_sizes: bool = False,
     ) -> Detector:
-        """Load a checkpoint written by ``gad fit``; ``center_crop`` defaults to its run's data setting."""
-        crop = run_center_crop(path) if center_crop is None else center_crop
-        return cls(load_module(path), crop, device, batch_size, allow_mixed_sizes)
+        """Load a checkpoint written by gad (it holds the model's preprocessing, so no run folder is needed)."""
+        return cls(load_module(path), device, batch_size, allow_mixed_sizes)
 
     @property
     def method(self) -> str:
         return type(self.module).__name__
 
     @property
+    def preprocessing(self) -> Preprocessing:
+        return self.module.preprocessing
+
+    @property
     def image_size(self) -> int:
-        return self.module.model.backbone.image_size
+        return self.preprocessing.image_size
 
     # ----- references and threshold ------------------------------------------------------------------------
     def set_references(self, images: Images, category: str = DEFAULT_CATEGORY) -> Detector:
@@ -158,16 +161,13 @@ class Detector:
         bar.close()
 
     def _tensor(self, pixels: np.ndarray) -> Tensor:
-        return self.transform(pixels)[0]
+        return to_tensors(self.preprocessing, pixels)[0]
 
     def view(self, pixels: np.ndarray) -> np.ndarray:
-        """The pixels the model sees: the whole image, or its central square with ``center_crop``."""
-        if not self.center_crop:
-            return pixels
-        height, width = pixels.shape[:2]
-        side = min(height, width)
-        top, left = (height - side) // 2, (width - side) // 2
-        return pixels[top:top + side, left:left + side]
+        """The pixels the model sees, at the input's resolution: the whole image, or the part of it that the
+        centre crop keeps (``Preprocessing.visible_box``)."""
+        top, left, bottom, right = self.preprocessing.visible_box(*pixels.shape[:2])
+        return pixels[top:bottom, left:right]
 
 
 def _files(images: list[InputImage]) -> set[Path]:

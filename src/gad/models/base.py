@@ -11,6 +11,7 @@ from lightning.pytorch.utilities import rank_zero_info
 
 from gad.data.batch import Batch
 from gad.data.datamodule import EvalStage, FewShotDataModule
+from gad.data.preprocessing import Preprocessing, ResizeRule
 from gad.errors import ConfigError
 from gad.metrics.anomaly_metrics import MEAN, AnomalyMetrics, MetricSettings, nanmean
 from gad.models.components.clip_backbone import ClipBackbone
@@ -32,9 +33,14 @@ class FewShotAnomalyModule(pl.LightningModule):
     (``self.results["mean"]`` is the mean over datasets), as ``self.metric_settings`` say (the CLI's
     ``--metrics.*``). Pretrained frozen CLIP weights are left out of checkpoints (they are
     rebuilt from the config); randomly initialised ones are kept.
+
+    Each method says how images become its input (``preprocessing``, default ``default_resize`` at the backbone's
+    size); it is kept in the hyperparameters as a plain dict, so every checkpoint carries it, and handed to the
+    datamodule in ``setup``.
     """
 
     model: FewShotModel
+    default_resize: ResizeRule = "squash"
 
     def __init__(self) -> None:
         super().__init__()
@@ -47,14 +53,34 @@ class FewShotAnomalyModule(pl.LightningModule):
     def backbone(self) -> ClipBackbone:
         return self.model.backbone
 
-    def setup(self, stage: str) -> None:
-        datamodule = getattr(self.trainer, "datamodule", None)
-        if isinstance(datamodule, FewShotDataModule) and datamodule.image_size != self.backbone.image_size:
+    @property
+    def preprocessing(self) -> Preprocessing:
+        """How images become this model's input (evaluation, training, the Detector and ONNX export)."""
+        return self._preprocessing
+
+    def _set_preprocessing(self, preprocessing: Preprocessing | dict | None) -> None:
+        """Resolve the ``preprocessing`` argument once ``self.model`` exists (its size is the backbone's) and
+        store it in the hyperparameters as a plain dict."""
+        size = self.backbone.image_size
+        if preprocessing is None:
+            preprocessing = Preprocessing(size, self.default_resize)
+        elif isinstance(preprocessing, dict):
+            preprocessing = Preprocessing.from_dict(preprocessing)
+        if preprocessing.image_size != size:
             raise ConfigError(
-                f"data.image_size={datamodule.image_size} but the backbone {self.backbone.model_name!r} takes "
-                f"{self.backbone.image_size} px: set --data.image_size {self.backbone.image_size} "
-                f"(or the backbone's image_size to {datamodule.image_size})."
+                f"{type(self).__name__}: preprocessing.image_size={preprocessing.image_size} but the backbone "
+                f"{self.backbone.model_name!r} takes {size} px: set preprocessing.image_size to {size} (or the "
+                f"backbone's image_size to {preprocessing.image_size})."
             )
+        self._preprocessing = preprocessing
+        self.hparams["preprocessing"] = preprocessing.as_dict()
+
+    def setup(self, stage: str) -> None:
+        """Hand the preprocessing to the datamodule (Lightning sets the module up after the datamodule and before
+        any dataloader is requested)."""
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if isinstance(datamodule, FewShotDataModule):
+            datamodule.preprocessing = self.preprocessing
 
     # ----- references and evaluation -------------------------------------------------------------------------
     def _start_evaluation(self, stage: EvalStage) -> None:

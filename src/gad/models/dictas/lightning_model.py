@@ -13,6 +13,7 @@ from torch.optim import Adam, Optimizer
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from gad.data.batch import Batch
+from gad.data.preprocessing import Preprocessing
 from gad.errors import ConfigError
 from gad.metrics.anomaly_metrics import MEAN
 from gad.models.base import FewShotAnomalyModule
@@ -59,6 +60,8 @@ class DictAS(FewShotAnomalyModule):
         selection_metric: mean validation metric that drives the schedule (official: pixel AP).
         sparsemax_topk: inference lookups find each query's sparsemax support among this many best keys (exact:
             wider supports are recomputed by sorting); ``null`` always sorts every row.
+        preprocessing: how images become the model input (``gad.data.preprocessing.Preprocessing``); default
+            ``squash`` (the whole image to the square, bicubic) at the backbone's size, as the official code. Checkpoints carry it.
     """
 
     def __init__(
@@ -82,6 +85,7 @@ class DictAS(FewShotAnomalyModule):
         freeze_value_on_plateau: bool = True,
         selection_metric: str = "pixel_ap",
         sparsemax_topk: int | None = 64,
+        preprocessing: Preprocessing | None = None,
     ) -> None:
         super().__init__()
         if isinstance(backbone, dict):  # hyperparameters read back from a checkpoint
@@ -98,6 +102,7 @@ class DictAS(FewShotAnomalyModule):
             ClipBackbone(backbone), lookup, scales, num_heads, dropout, inference=inference,
             sparsemax_topk=sparsemax_topk,
         )
+        self._set_preprocessing(preprocessing)
         self.value_frozen = False
         self.best_metric = -math.inf
         self._snapshot: dict[str, Tensor] | None = None

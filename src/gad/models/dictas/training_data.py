@@ -2,18 +2,23 @@
 copy of the same normal image as its one-shot support.
 
 Follows the official DictAS data code: every op below is the official one with the official probability.
-Resolution is the one deliberate difference. The official code augments the support at 1024 px, synthesises at
-512 px and feeds 336 px; here both run at one working side, ``synthesis_size`` (default: the model's
-``image_size``), then go to ``image_size``. Every op is defined relative to the image side (Perlin periods per
-image, textures resized to the image, rotations, grid units of 1/10 side, dropout holes of 32/1024 side), so the
-working side changes the cost, not the distribution, apart from the pixel-level smoothing of the official chain
-of resizes. Set ``synthesis_size: 512`` to synthesise exactly where the official code does.
+Resolution is the one deliberate difference. The official code PIL-resizes the image to 1024 px (bicubic,
+antialiased) and augments the support there, resizes both to 512 px with OpenCV's cubic filter (not antialiased)
+and synthesises there, then applies the test preprocessing (PIL bicubic to 336 px). Here the image, decoded in
+full, is brought to one working side, ``synthesis_size`` (default: the model's input side), by the model's
+preprocessing (its filter and geometry at that side), augmented and synthesised there, then goes through the
+model's preprocessing (nothing left to do when the working side is the input side). Every op is defined relative
+to the image side (Perlin periods per image, textures resized to the image, rotations, grid units of 1/10 side,
+dropout holes of 32/1024 side), so the working side changes the cost, not the distribution, apart from the
+pixel-level smoothing of the official chain of three resizes. ``synthesis_size: 512`` synthesises at the
+official side (the chain of resizes before it still differs).
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import albumentations as A
@@ -22,8 +27,9 @@ import numpy as np
 import pandas as pd
 from torch.utils.data import get_worker_info
 
-from gad.data.dataset import TrainingPipeline
-from gad.data.images import ResizeToTensor, read_rgb
+from gad.data.dataset import TrainingPipeline, to_tensors
+from gad.data.images import read_rgb
+from gad.data.preprocessing import Preprocessing
 from gad.data.synthesis import PerlinAnomalySynthesizer, texture_source
 from gad.errors import ConfigError
 
@@ -77,7 +83,7 @@ class DictASTrainingPipeline(TrainingPipeline):
         perlin_scales: Perlin periods per axis to draw from (official (2, 4); DRAEM (1, 2, 4, 8, 16, 32)).
         beta_max: the original image keeps a weight U[0, beta_max) inside the anomaly (official 0.8).
         synthesis_size: side at which the support is augmented and the anomaly synthesised; ``None``: the model's
-            ``image_size`` (cheapest).
+            input side (cheapest).
         seed: base of every item's random generator.
     """
 
@@ -107,26 +113,26 @@ class DictASTrainingPipeline(TrainingPipeline):
         )
         self._built = 0
 
-    def setup(self, samples: pd.DataFrame, image_size: int, center_crop: bool = False) -> None:
-        super().setup(samples, image_size, center_crop)
-        self.work_size = self.synthesis_size or image_size
-        self.augment_support = support_augmentation(self.work_size)
-        self.to_tensor = ResizeToTensor(image_size)
+    def setup(self, samples: pd.DataFrame, preprocessing: Preprocessing) -> None:
+        super().setup(samples, preprocessing)
+        self.working = replace(preprocessing, image_size=self.synthesis_size or preprocessing.image_size)
+        self.augment_support = support_augmentation(self.working.image_size)
         self._built = 0
 
     def item(self, index: int) -> dict[str, Any]:
         rng = self._generator(index)
         row = self.samples.iloc[index]
-        image = self._load(row["path"])
+        image = self.working.image(read_rgb(row["path"]))
         support = self._support(image, rng) if rng.random() < self.support_augment_rate else image
         query, mask = image, np.zeros(image.shape[:2], dtype=np.uint8)
         if rng.random() < self.anomaly_rate:
             synthetic = self.synthesizer(image, rng)
             query, mask = synthetic.image, synthetic.mask
-        # Nearest resizing keeps the mask binary; the label follows the mask the model sees.
-        query_tensor, mask_tensor = self.to_tensor(query, mask)
+        # The mask follows the query (bilinear, then >= 0.5, as the official loss binarises it); the label follows
+        # the mask the model sees.
+        query_tensor, mask_tensor = to_tensors(self.preprocessing, query, mask)
         label = int(mask_tensor.any())
-        support_tensor, _ = self.to_tensor(support)
+        support_tensor, _ = to_tensors(self.preprocessing, support)
         return {
             "image": query_tensor,
             "mask": mask_tensor,
@@ -145,15 +151,6 @@ class DictASTrainingPipeline(TrainingPipeline):
         if worker is not None:
             key.append(worker.seed)
         return np.random.default_rng(key)
-
-    def _load(self, path: str) -> np.ndarray:
-        """RGB at the working side (large JPEGs decoded at a reduced scale first, then bicubic, like the official
-        PIL resize; non-square images are squeezed)."""
-        size = self.work_size
-        image = read_rgb(path, size)
-        if image.shape[:2] != (size, size):
-            image = cv2.resize(image, (size, size), interpolation=cv2.INTER_CUBIC)
-        return image
 
     def _support(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """The official augmentation, its randomness drawn from the item's generator (one shared stream, so

@@ -6,6 +6,7 @@ from torch import Tensor
 from torch.optim import AdamW
 
 from gad.data.batch import Batch
+from gad.data.preprocessing import Preprocessing, ResizeRule
 from gad.errors import ConfigError
 from gad.models.base import FewShotAnomalyModule
 from gad.models.components.clip_backbone import ClipBackbone, ClipConfig
@@ -42,7 +43,11 @@ class InCTRL(FewShotAnomalyModule):
         double_sigmoid: reproduce the official loss quirk (see ``gad.models.inctrl.loss.focal_loss``).
         lr: AdamW learning rate.
         weight_decay: AdamW weight decay (the official code keeps torch's default, 0.01).
+        preprocessing: how images become the model input (``gad.data.preprocessing.Preprocessing``); default
+            ``shorter_side`` (shorter side to the input size, centre crop, bicubic) at the backbone's size, as the official code. Checkpoints carry it.
     """
+
+    default_resize: ResizeRule = "shorter_side"
 
     def __init__(
         self,
@@ -56,6 +61,7 @@ class InCTRL(FewShotAnomalyModule):
         double_sigmoid: bool = False,
         lr: float = 1e-3,
         weight_decay: float = 0.01,
+        preprocessing: Preprocessing | None = None,
     ) -> None:
         super().__init__()
         if isinstance(backbone, dict):  # hyperparameters read back from a checkpoint
@@ -65,6 +71,7 @@ class InCTRL(FewShotAnomalyModule):
         self.model: InCTRLModel = InCTRLModel(
             ClipBackbone(backbone), adapter_reduction, hidden, patch_weight, sigma, class_names
         )
+        self._set_preprocessing(preprocessing)
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
         if batch.support is None:

@@ -16,8 +16,9 @@ import torch
 from torch import Tensor
 from torch.utils.data import BatchSampler, Sampler, SequentialSampler, get_worker_info
 
-from gad.data.dataset import TrainingPipeline
-from gad.data.images import ResizeToTensor, read_rgb
+from gad.data.dataset import TrainingPipeline, to_tensors
+from gad.data.images import read_rgb
+from gad.data.preprocessing import Preprocessing
 from gad.errors import ConfigError
 
 __all__ = ["BalancedBatchSampler", "InCTRLTrainingPipeline"]
@@ -106,9 +107,8 @@ class InCTRLTrainingPipeline(TrainingPipeline):
         self.seed = seed
         self._built = 0
 
-    def setup(self, samples: pd.DataFrame, image_size: int, center_crop: bool = False) -> None:
-        super().setup(samples, image_size, center_crop)
-        self.to_tensor = ResizeToTensor(image_size, center_crop)
+    def setup(self, samples: pd.DataFrame, preprocessing: Preprocessing) -> None:
+        super().setup(samples, preprocessing)
         self._built = 0
         self.normals: dict[str, np.ndarray] = {}
         for category, rows in self.samples.groupby("category", sort=True):
@@ -157,4 +157,5 @@ class InCTRLTrainingPipeline(TrainingPipeline):
         return np.random.default_rng(key)
 
     def _load(self, path: str) -> Tensor:
-        return self.to_tensor(read_rgb(path, self.image_size))[0]
+        """The image decoded in full and preprocessed as at test time, as the official training does."""
+        return to_tensors(self.preprocessing, read_rgb(path))[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from lightning.pytorch.utilities import rank_zero_info
 
 from gad.data.batch import Batch
+from gad.data.preprocessing import Preprocessing
 from gad.models.base import FewShotAnomalyModule
 from gad.models.components.clip_backbone import ClipBackbone, ClipConfig
 from gad.models.patch_residual.torch_model import PatchResidualModel
@@ -16,15 +17,20 @@ class PatchResidual(FewShotAnomalyModule):
     Args:
         backbone: which CLIP to build and which layers to tap.
         sigma: Gaussian smoothing of the anomaly map, in pixels.
+        preprocessing: how images become the model input (``gad.data.preprocessing.Preprocessing``); default
+            ``squash`` at the backbone's size. Checkpoints carry it.
     """
 
-    def __init__(self, backbone: ClipConfig | None = None, sigma: float = 4.0) -> None:
+    def __init__(
+        self, backbone: ClipConfig | None = None, sigma: float = 4.0, preprocessing: Preprocessing | None = None
+    ) -> None:
         super().__init__()
         if isinstance(backbone, dict):  # hyperparameters read back from a checkpoint
             backbone = ClipConfig(**backbone)
         backbone = backbone or ClipConfig()
         self.save_hyperparameters()
         self.model = PatchResidualModel(ClipBackbone(backbone), sigma=sigma)
+        self._set_preprocessing(preprocessing)
 
     def on_fit_start(self) -> None:
         rank_zero_info("gad: PatchResidual has nothing to train; fit validates on the auxiliary set and saves the run.")
