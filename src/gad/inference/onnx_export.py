@@ -1,8 +1,9 @@
 """ONNX export of the inference path of one product: its encoded references baked in as constants.
 
-The exported graph takes (B, 3, S, S) float32 RGB images in [0, 1], already resized to S (the model normalises
+The exported graph takes (B, 3, S, S) float32 RGB images in [0, 1], already preprocessed (the model normalises
 inside) and returns ``score`` (B,) and ``anomaly_map`` (B, 1, S, S). A JSON file next to it says how to feed it
-and holds the threshold. open_clip's batch-first attention breaks the older TorchScript exporter, so the dynamo
+(``input.preprocessing``: the model's rule, exactly, see ``Preprocessing.specification``; ``gad.onnx_runner``
+applies it) and holds the threshold. open_clip's batch-first attention breaks the older TorchScript exporter, so the dynamo
 exporter (``torch.onnx.export(dynamo=True)``, which needs onnxscript) is used.
 """
 
@@ -86,8 +87,7 @@ def export_onnx(
         "input": {
             "name": INPUT_NAME, "shape": ["batch", 3, size, size], "dtype": "float32", "channels": "RGB",
             "range": [0.0, 1.0],
-            "resize": "shorter side to size, then centre crop" if detector.center_crop else "whole image to size x size",
-            "interpolation": "bicubic",
+            "preprocessing": detector.preprocessing.specification(),
             "normalisation": {"mean": backbone.mean.flatten().tolist(), "std": backbone.std.flatten().tolist(),
                               "applied": "inside the model"},
         },
