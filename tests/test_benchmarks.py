@@ -89,3 +89,13 @@ def test_inctrl_inference_training_and_data(capsys: pytest.CaptureFixture[str]) 
     assert [row[1] for row in rows(output, "inference")] == ["K=2: set_references (once per category)", "K=2, batch 1"]
     assert len(rows(output, "train")) == 2 and len(rows(output, "data")) == 1
     assert not rows(output, "lookup")  # InCTRL has no dictionary lookup
+
+
+def test_preprocessing_benchmark_prints_both_paths(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    benchmark = load("preprocessing")
+    monkeypatch.setattr(sys, "argv", ["preprocessing.py", "--count", "1", "--repeats", "1"])
+    benchmark.main()
+    lines = capsys.readouterr().out.splitlines()
+    assert sum("new (PIL)" in line for line in lines) == sum("old (cv2)" in line for line in lines) == len(benchmark.CASES)
+    differences = [float(line.split()[-1]) for line in lines if "old (cv2)" in line]
+    assert all(d > 0 for d in differences)  # the two paths really differ
