@@ -126,7 +126,8 @@ def main() -> None:
             if case.suffix == ".jpg":
                 paths["old, draft"] = (None, lambda: old(read_draft(path, case.size)))
             for label, (resize, from_file) in paths.items():
-                resize_text = "" if resize is None else "{:7.0f} ({:7.0f})".format(*best_rate(resize, args.count, args.repeats))
+                rates = None if resize is None else best_rate(resize, args.count, args.repeats)
+                resize_text = "" if rates is None else "{:7.0f} ({:7.0f})".format(*rates)
                 file_text = "{:6.0f} ({:6.0f})".format(*best_rate(from_file, args.count, args.repeats))
                 shown = f"{difference:.4f}" if label == "old (cv2)" else ""
                 print(f"{case.name:26} {label:12} {resize_text:>20} {file_text:>18} {shown:>16}")

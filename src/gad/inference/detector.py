@@ -31,8 +31,9 @@ class NoReferencesError(GadError, RuntimeError):
 @dataclass
 class Prediction:
     """One scored image. ``image``: what the model saw, at the input's resolution ((H, W, 3) uint8: the whole
-    image, or its central square when the model's preprocessing crops, see ``Detector.view``); ``anomaly_map``: (H, W) float32
-    on the same pixels (higher = more anomalous); ``anomalous``: ``score > threshold``, ``None`` without one."""
+    image, or the part that the model's centre crop keeps, see ``Detector.view``); ``anomaly_map``: (H, W)
+    float32 on the same pixels (higher = more anomalous); ``anomalous``: ``score > threshold``, ``None`` without
+    one."""
 
     name: str
     score: float

@@ -3,8 +3,8 @@
 The exported graph takes (B, 3, S, S) float32 RGB images in [0, 1], already preprocessed (the model normalises
 inside) and returns ``score`` (B,) and ``anomaly_map`` (B, 1, S, S). A JSON file next to it says how to feed it
 (``input.preprocessing``: the model's rule, exactly, see ``Preprocessing.specification``; ``gad.onnx_runner``
-applies it) and holds the threshold. open_clip's batch-first attention breaks the older TorchScript exporter, so the dynamo
-exporter (``torch.onnx.export(dynamo=True)``, which needs onnxscript) is used.
+applies it) and holds the threshold. open_clip's batch-first attention breaks the older TorchScript exporter, so
+the dynamo exporter (``torch.onnx.export(dynamo=True)``, which needs onnxscript) is used.
 """
 
 from __future__ import annotations

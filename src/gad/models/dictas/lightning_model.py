@@ -61,7 +61,8 @@ class DictAS(FewShotAnomalyModule):
         sparsemax_topk: inference lookups find each query's sparsemax support among this many best keys (exact:
             wider supports are recomputed by sorting); ``null`` always sorts every row.
         preprocessing: how images become the model input (``gad.data.preprocessing.Preprocessing``); default
-            ``squash`` (the whole image to the square, bicubic) at the backbone's size, as the official code. Checkpoints carry it.
+            ``squash`` (the whole image to the square, bicubic) at the backbone's
+            size, as the official code. Checkpoints carry it.
     """
 
     def __init__(

@@ -44,7 +44,8 @@ class InCTRL(FewShotAnomalyModule):
         lr: AdamW learning rate.
         weight_decay: AdamW weight decay (the official code keeps torch's default, 0.01).
         preprocessing: how images become the model input (``gad.data.preprocessing.Preprocessing``); default
-            ``shorter_side`` (shorter side to the input size, centre crop, bicubic) at the backbone's size, as the official code. Checkpoints carry it.
+            ``shorter_side`` (shorter side to the input size, centre crop, bicubic) at the backbone's
+            size, as the official code. Checkpoints carry it.
     """
 
     default_resize: ResizeRule = "shorter_side"
