@@ -32,6 +32,7 @@ DESCRIPTION = """gad: generalist few-shot visual anomaly detection.
   gad predict --references good/ --images 'line/*.png'  maps, overlays, scores from a run and K normals
   gad export --references good/ --output model.onnx     ONNX of one product, its references baked in
   gad benchmark --shots 1 2 4 --seeds 0 1 2             test the most recent run over shots x seeds, one table
+  gad import-official dictas W.pth --clip C.pt --output X.ckpt   the authors' released weights as a gad checkpoint
 
 Runs go to $GAD_RUNS_DIR (default ./runs)."""
 

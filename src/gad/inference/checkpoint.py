@@ -5,37 +5,20 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-import torch
 import yaml
 
-from gad.errors import GadError
-from gad.models.base import CHECKPOINT_FORMAT, CHECKPOINT_KEY, FewShotAnomalyModule
-
-
-class CheckpointError(GadError, ValueError):
-    """A checkpoint that is missing, unreadable, not gad's, of a newer gad, or whose weights do not fit its model."""
+from gad.models.base import FewShotAnomalyModule
+from gad.models.checkpoint_file import CheckpointError, check_format, class_path_of, read_torch_file
 
 
 def load_module(path: str | Path) -> FewShotAnomalyModule:
-    """The LightningModule saved in ``path``, in eval mode on the CPU, its weights checked key by key."""
+    """The LightningModule saved in ``path``, in eval mode on the CPU, its weights checked key by key. The file is
+    read with ``weights_only=True``: a checkpoint that carries anything but tensors and plain settings is refused."""
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"Checkpoint {path} does not exist (expected a .ckpt file written by gad fit).")
-    try:
-        # Our own checkpoints hold plain Python settings next to the tensors; they are not untrusted downloads.
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as err:  # torch raises several types for a file that is not a checkpoint
-        raise CheckpointError(f"Cannot read checkpoint {path}: {err}") from err
-    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
-        raise CheckpointError(f"{path} is not a Lightning checkpoint (no state_dict).")
-    info = checkpoint.get(CHECKPOINT_KEY) or {}
-    if info.get("format", CHECKPOINT_FORMAT) > CHECKPOINT_FORMAT:
-        raise CheckpointError(
-            f"{path} was written by a newer gad (checkpoint format {info['format']}; this gad reads up to "
-            f"{CHECKPOINT_FORMAT}): upgrade gad."
-        )
+    checkpoint = read_torch_file(path)
+    check_format(checkpoint, path)
     hparams = dict(checkpoint.get("hyper_parameters") or {})
-    class_path = info.get("class_path") or hparams.get("_class_path")
+    class_path = class_path_of(checkpoint)
     if not class_path:
         raise CheckpointError(
             f"{path} does not say which gad model it holds: it was not written by gad fit (or a Trainer running a "

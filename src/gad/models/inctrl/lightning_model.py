@@ -58,12 +58,11 @@ class InCTRL(FewShotAnomalyModule):
         weight_decay: float = 0.01,
     ) -> None:
         super().__init__()
-        if isinstance(backbone, dict):  # hyperparameters read back from a checkpoint
-            backbone = ClipConfig(**backbone)
-        backbone = backbone or paper_backbone()
+        config = ClipConfig.of(backbone, paper_backbone)
+        backbone = config.as_dict()  # saved as a plain dict
         self.save_hyperparameters()
         self.model: InCTRLModel = InCTRLModel(
-            ClipBackbone(backbone), adapter_reduction, hidden, patch_weight, sigma, class_names
+            ClipBackbone(config), adapter_reduction, hidden, patch_weight, sigma, class_names
         )
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:

@@ -20,11 +20,10 @@ class PatchResidual(FewShotAnomalyModule):
 
     def __init__(self, backbone: ClipConfig | None = None, sigma: float = 4.0) -> None:
         super().__init__()
-        if isinstance(backbone, dict):  # hyperparameters read back from a checkpoint
-            backbone = ClipConfig(**backbone)
-        backbone = backbone or ClipConfig()
+        config = ClipConfig.of(backbone, ClipConfig)
+        backbone = config.as_dict()  # saved as a plain dict
         self.save_hyperparameters()
-        self.model = PatchResidualModel(ClipBackbone(backbone), sigma=sigma)
+        self.model = PatchResidualModel(ClipBackbone(config), sigma=sigma)
 
     def on_fit_start(self) -> None:
         rank_zero_info("gad: PatchResidual has nothing to train; fit validates on the auxiliary set and saves the run.")
