@@ -8,22 +8,16 @@ from pathlib import Path
 import yaml
 
 from gad.models.base import FewShotAnomalyModule
-from gad.models.checkpoint_file import CheckpointError, check_format, class_path_of, read_torch_file
+from gad.models.checkpoint_file import CheckpointError, checkpoint_class, read_torch_file
 
 
 def load_module(path: str | Path) -> FewShotAnomalyModule:
     """The LightningModule saved in ``path``, in eval mode on the CPU, its weights checked key by key. The file is
     read with ``weights_only=True``: a checkpoint that carries anything but tensors and plain settings is refused."""
     path = Path(path)
+    class_path = checkpoint_class(path)
     checkpoint = read_torch_file(path)
-    check_format(checkpoint, path)
     hparams = dict(checkpoint.get("hyper_parameters") or {})
-    class_path = class_path_of(checkpoint)
-    if not class_path:
-        raise CheckpointError(
-            f"{path} does not say which gad model it holds: it was not written by gad fit (or a Trainer running a "
-            "gad model)."
-        )
     cls = _import(class_path, path)
     if not (isinstance(cls, type) and issubclass(cls, FewShotAnomalyModule)):
         raise CheckpointError(

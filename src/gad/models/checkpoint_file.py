@@ -21,13 +21,14 @@ class CheckpointError(GadError, ValueError):
     """A checkpoint that is missing, unreadable, unsafe, not gad's, of a newer gad, or whose weights do not fit."""
 
 
-def read_torch_file(path: str | Path, expected: str = "a .ckpt file written by gad") -> Any:
-    """The content of a ``torch.save`` file, loaded without running any code it may carry."""
+def read_torch_file(path: str | Path, expected: str = "a .ckpt file written by gad", mmap: bool = False) -> Any:
+    """The content of a ``torch.save`` file, loaded without running any code it may carry (``mmap``: tensors are
+    mapped, not read, for a look at the settings)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path} does not exist (expected {expected}).")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as err:
         raise CheckpointError(
             f"{path} holds Python objects other than tensors and plain settings, which gad refuses to load "
@@ -54,6 +55,19 @@ def class_path_of(checkpoint: dict[str, Any]) -> str | None:
     """The LightningModule class a checkpoint holds (gad metadata, else Lightning's hyperparameters)."""
     info = checkpoint.get(CHECKPOINT_KEY) or {}
     return info.get("class_path") or (checkpoint.get("hyper_parameters") or {}).get("_class_path")
+
+
+def checkpoint_class(path: str | Path) -> str:
+    """The class path of the gad model in a checkpoint file, after checking that it is safe and not newer."""
+    checkpoint = read_torch_file(path, mmap=True)
+    check_format(checkpoint, path)
+    class_path = class_path_of(checkpoint)
+    if not class_path:
+        raise CheckpointError(
+            f"{path} does not say which gad model it holds: it was not written by gad fit (or a Trainer running a "
+            "gad model)."
+        )
+    return class_path
 
 
 def write_checkpoint(module: FewShotAnomalyModule, path: str | Path, **metadata: Any) -> Path:
