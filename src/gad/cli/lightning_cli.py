@@ -138,11 +138,19 @@ class GadCLI(LightningCLI):
 
 def _check_method(checkpoint: str, config_class: str | None) -> None:
     saved = checkpoint_class(checkpoint)
-    if config_class and config_class != saved:
+    if config_class and _class_or_name(config_class) is not _class_or_name(saved):
         raise ConfigError(
             f"--ckpt_path {checkpoint} holds a {saved} but the config's model is {config_class}: give a checkpoint "
             f"of {config_class.rsplit('.', 1)[-1]}, or a config without a model (the checkpoint says which)."
         )
+
+
+def _class_or_name(class_path: str) -> object:
+    """The class a path names (one class may have several paths), or the path itself if it names none."""
+    try:
+        return import_object(class_path)
+    except (ImportError, AttributeError, ValueError):
+        return class_path
 
 
 def _data_name(config: Namespace) -> str:

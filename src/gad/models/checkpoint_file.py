@@ -7,6 +7,7 @@ weights) is loaded with ``torch.load(..., weights_only=True)``, and every one ga
 from __future__ import annotations
 
 import pickle
+import re
 from pathlib import Path
 from typing import Any
 
@@ -89,8 +90,8 @@ def write_checkpoint(module: FewShotAnomalyModule, path: str | Path, **metadata:
 
 def _unsupported(err: BaseException) -> str:
     """torch's line naming the refused object, e.g. ``Unsupported global: GLOBAL posix.system``."""
-    lines = [line.strip() for line in str(err).splitlines() if "Unsupported" in line]
-    return f": {lines[0]}" if lines else ""
+    found = re.search(r"Unsupported[^.:]*: \S+", str(err))
+    return f" ({found.group(0)})" if found else ""
 
 
 def _first_line(err: BaseException) -> str:
