@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from gad.models.checkpoint_file import CheckpointError, read_torch_file
 
 Method = Literal["dictas", "inctrl"]
+NAMES = {"dictas": "DictAS", "inctrl": "InCTRL"}
 FORMATS = {
     "dictas": "{'Mymodel': state_dict} of the official MyDictionary (e.g. train_visa.pth)",
     "inctrl": "the official InCTRL state dict (checkpoints/<K>/checkpoint.pyth)",
@@ -30,7 +31,8 @@ def read_official(path: str | Path, method: Method) -> dict[str, Any]:
         raise CheckpointError(f"{path} is already a gad checkpoint: use it directly (--ckpt_path), no import needed.")
     if found is not None:
         raise CheckpointError(
-            f"{path} is a {found} checkpoint, not {method}: use gad import-official {found} {path} ..."
+            f"{path} is {NAMES[found]}'s checkpoint format, not {NAMES[method]}'s: use gad import-official {found} "
+            f"{path} ..."
         )
     raise CheckpointError(f"{path} is not a {method} checkpoint (expected {FORMATS[method]}).")
 
