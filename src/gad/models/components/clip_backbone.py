@@ -167,7 +167,9 @@ class ClipBackbone(nn.Module):
         return nn.functional.normalize(self.model.encode_text(tokens), dim=-1)
 
 
-def with_image_size(model: nn.Module, image_size: int | None, build: Callable[[None, int], nn.Module]) -> nn.Module:
+def with_image_size(
+    model: nn.Module, image_size: int | None, build: Callable[[str | None, int | None], nn.Module]
+) -> nn.Module:
     """``model`` with its position embedding resized (bicubic, antialiased) for ``image_size``, in float32.
 
     open_clip resizes while loading, in the file's dtype, and CPU bicubic interpolation has no float16 kernel
