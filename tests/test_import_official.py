@@ -40,7 +40,8 @@ def test_dictas_tensors_map_one_to_one() -> None:
     official = torch.load(DICTAS / "dictas_mymodel.pth", weights_only=True)["Mymodel"]
     renamed = convert(official, "w.pth")
     assert len(official) == len(renamed) == 42
-    assert torch.equal(renamed["generators.value.block.fc3.weight"], official["Value_Generator.AttnBlock.TwoLayerMLP.linear3.weight"])
+    value = official["Value_Generator.AttnBlock.TwoLayerMLP.linear3.weight"]
+    assert torch.equal(renamed["generators.value.block.fc3.weight"], value)
     assert torch.equal(renamed["head.project.bias"], official["Fuse_Feature.fuse_modules.bias"])
 
 
@@ -59,7 +60,8 @@ def test_other_method_truncated_and_gad_files_are_refused(tmp_path: Path, monkey
 
 
 def test_missing_clip_file_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    message = refused(dictas_args(DICTAS / "dictas_mymodel.pth", tmp_path / "o.ckpt", clip=tmp_path / "no.pt"), monkeypatch)
+    args = dictas_args(DICTAS / "dictas_mymodel.pth", tmp_path / "o.ckpt", clip=tmp_path / "no.pt")
+    message = refused(args, monkeypatch)
     assert f"--clip {tmp_path / 'no.pt'} does not exist" in message
 
 
@@ -96,3 +98,21 @@ def test_float16_clip_at_another_image_size(tmp_path: Path) -> None:
     assert detector.image_size == 280 and detector.module.backbone.grid == (20, 20)
     assert torch.load(output, weights_only=True)["gad"]["preprocessing"]["image_size"] == 280
 
+
+
+@pytest.mark.parametrize("command", ["predict", "export"])
+def test_imported_checkpoint_works_with_predict_and_export(command: str, tmp_path: Path) -> None:
+    """Nothing but the imported checkpoint (in a folder of its own) and the CLIP file it names."""
+    output = tmp_path / "alone" / "dictas.ckpt"
+    main(["import-official", *map(str, dictas_args(DICTAS / "dictas_mymodel.pth", output)), "--protocol", "visa"])
+    references = [str(DICTAS / "images" / f"cable_ref_mvtec_000{i}.png") for i in (368, 380)]
+    query = str(DICTAS / "images" / "cable_query_bent_wire_000521.png")
+    if command == "predict":
+        main(["predict", "--ckpt_path", str(output), "--references", *references, "--images", query,
+              "--category", "cable", "--output", str(tmp_path / "out"), "--progress", "false"])
+        assert (tmp_path / "out" / "scores.csv").is_file()
+    else:
+        main(["export", "--ckpt_path", str(output), "--references", *references, "--category", "cable",
+              "--output", str(tmp_path / "cable.onnx"), "--progress", "false"])
+        metadata = json.loads((tmp_path / "cable.json").read_text())
+        assert metadata["verification"]["max_abs_difference"] <= 1e-4

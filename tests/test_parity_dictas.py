@@ -45,8 +45,8 @@ def predictions(detector: Detector) -> dict[str, Prediction]:
     out = {}
     for category, files in SETTINGS["categories"].items():
         detector.set_references([FIXTURES / "images" / name for name in files["references"]], category)
-        for name, prediction in zip(files["queries"], detector.predict([FIXTURES / "images" / q for q in files["queries"]])):
-            out[name] = prediction
+        queries = files["queries"]
+        out.update(zip(queries, detector.predict([FIXTURES / "images" / name for name in queries])))
     return out
 
 

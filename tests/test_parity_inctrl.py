@@ -71,7 +71,8 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for folder in FOLDERS:
         root = tmp_path_factory.mktemp(f"parity_{folder}")
         for category in SETTINGS["categories"]:
-            for sub, names in {"train": SETTINGS["references"][:4], "test_good": QUERIES[:2], "test_bad": QUERIES[2:]}.items():
+            split = {"train": SETTINGS["references"][:4], "test_good": QUERIES[:2], "test_bad": QUERIES[2:]}
+            for sub, names in split.items():
                 (root / "data" / category / sub).mkdir(parents=True)
                 for name in names:
                     (root / "data" / category / sub / name).symlink_to(FIXTURES / folder / name)

@@ -102,7 +102,8 @@ class GadCLI(LightningCLI):
         given = self.config.clone()
         subcommand = self.config.get("subcommand")
         if subcommand and given[subcommand].get("ckpt_path"):
-            _check_method(given[subcommand].ckpt_path, given[subcommand].model.class_path)
+            model = given[subcommand].get("model") or Namespace()
+            _check_method(given[subcommand].ckpt_path, model.get("class_path"))
         super()._parse_ckpt_path()
         if not subcommand or not self.config[subcommand].get("ckpt_path"):
             return
