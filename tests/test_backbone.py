@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from gad.models.components.clip_backbone import ClipBackbone, ClipConfig, UnknownModelError
+from gad.errors import ConfigError
 from gad.models.components.pretrained import WeightsNotFoundError
 
 
@@ -119,3 +120,37 @@ def test_missing_weights_offline_fail_at_once_with_actionable_message(monkeypatc
 def test_missing_local_file() -> None:
     with pytest.raises(WeightsNotFoundError, match="/nowhere/ViT-L-14-336px.pt"):
         ClipBackbone(ClipConfig("ViT-L-14-336", "/nowhere/ViT-L-14-336px.pt"))
+
+
+def test_float16_file_loads_at_another_image_size(tmp_path) -> None:
+    """OpenAI's files are float16; open_clip would resize their position embedding in float16, which CPU bicubic
+    interpolation cannot do. gad resizes a float32 copy (bicubic, antialiased, class position kept)."""
+    torch.manual_seed(0)
+    source = open_clip.create_model("gad-tiny-vit", pretrained=None)
+    weights = {k: v.half() if v.is_floating_point() else v for k, v in source.state_dict().items()}
+    path = tmp_path / "half.pt"
+    torch.save(weights, path)
+    native = ClipBackbone(ClipConfig("gad-tiny-vit", str(path), [1, 3], image_size=112))
+    resized = ClipBackbone(ClipConfig("gad-tiny-vit", str(path), [1, 3], image_size=160))
+    assert torch.equal(native.model.visual.conv1.weight, weights["visual.conv1.weight"].float())
+    position = weights["visual.positional_embedding"].float()  # (1 + 14 * 14, 64)
+    grid = position[1:].reshape(1, 14, 14, -1).permute(0, 3, 1, 2)
+    expected = torch.nn.functional.interpolate(grid, size=(20, 20), mode="bicubic", antialias=True, align_corners=False)
+    got = resized.model.visual.positional_embedding
+    assert resized.grid == (20, 20) and got.shape == (401, 64)
+    assert torch.equal(got[0], position[0])
+    torch.testing.assert_close(got[1:], expected.permute(0, 2, 3, 1).reshape(400, -1), rtol=0, atol=1e-6)
+    assert resized(torch.rand(1, 3, 160, 160)).patch_tokens[0].shape == (1, 400, 64)
+
+
+def test_inline_model_config_is_registered_and_kept_plain() -> None:
+    architecture = open_clip.get_model_config("gad-tiny-vit")
+    architecture["vision_cfg"]["layers"] = 2
+    config = ClipConfig("gad-test-inline-vit", None, [1, 2], model_config=architecture)
+    backbone = ClipBackbone(config)
+    assert len(backbone.model.visual.transformer.resblocks) == 2
+    assert ClipConfig.of(config.as_dict(), ClipConfig) == config  # a checkpoint's dict gives the same config back
+    with pytest.raises(ConfigError, match="another model_name"):
+        ClipBackbone(ClipConfig("gad-tiny-vit", None, [1], model_config=architecture))
+    with pytest.raises(ConfigError, match="not an open_clip model config"):
+        ClipBackbone(ClipConfig("gad-test-bad", None, [1], model_config={"vision_cfg": {}}))

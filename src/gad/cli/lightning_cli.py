@@ -17,8 +17,10 @@ from lightning.pytorch.utilities import rank_zero_info
 from gad.callbacks import PredictionWriter, ResultsWriter
 from gad.cli.runs import CONFIG_NAME, latest_run, new_output_dir, run_checkpoint, run_of_checkpoint, runs_root
 from gad.data.datamodule import FewShotDataModule
+from gad.errors import ConfigError
 from gad.metrics.anomaly_metrics import MetricSettings
 from gad.models.base import FewShotAnomalyModule
+from gad.models.checkpoint_file import checkpoint_class
 from gad.tracking import RunIdentity, has_api_key, log_config
 
 EVAL_COMMANDS = ("validate", "test", "predict")
@@ -32,6 +34,7 @@ DESCRIPTION = """gad: generalist few-shot visual anomaly detection.
   gad predict --references good/ --images 'line/*.png'  maps, overlays, scores from a run and K normals
   gad export --references good/ --output model.onnx     ONNX of one product, its references baked in
   gad benchmark --shots 1 2 4 --seeds 0 1 2             test the most recent run over shots x seeds, one table
+  gad import-official dictas W.pth --clip C.pt --output X.ckpt   the authors' released weights as a gad checkpoint
 
 Runs go to $GAD_RUNS_DIR (default ./runs)."""
 
@@ -94,10 +97,14 @@ class GadCLI(LightningCLI):
     def _parse_ckpt_path(self) -> None:
         """Lightning replaces the model's settings by the checkpoint's hyperparameters; the ``--model...`` arguments
         of the command line are then applied again, so that test-time options given with a checkpoint
-        (``gad test --model.init_args.alpha 0.5``) take effect instead of being silently dropped."""
+        (``gad test --model.init_args.alpha 0.5``) take effect instead of being silently dropped. A checkpoint of
+        another method than the config's model is refused (Lightning would silently swap the model)."""
         given = self.config.clone()
-        super()._parse_ckpt_path()
         subcommand = self.config.get("subcommand")
+        if subcommand and given[subcommand].get("ckpt_path"):
+            model = given[subcommand].get("model") or Namespace()
+            _check_method(given[subcommand].ckpt_path, model.get("class_path"))
+        super()._parse_ckpt_path()
         if not subcommand or not self.config[subcommand].get("ckpt_path"):
             return
         for key in model_option_keys(sys.argv[2:]):
@@ -128,6 +135,23 @@ class GadCLI(LightningCLI):
         if config.get("ckpt_path"):
             return new_output_dir(run_of_checkpoint(Path(config.ckpt_path)) / self.subcommand, name)
         return new_output_dir(runs_root(), f"{model}_{self.subcommand}_{name}")
+
+
+def _check_method(checkpoint: str, config_class: str | None) -> None:
+    saved = checkpoint_class(checkpoint)
+    if config_class and _class_or_name(config_class) is not _class_or_name(saved):
+        raise ConfigError(
+            f"--ckpt_path {checkpoint} holds a {saved} but the config's model is {config_class}: give a checkpoint "
+            f"of {config_class.rsplit('.', 1)[-1]}, or a config without a model (the checkpoint says which)."
+        )
+
+
+def _class_or_name(class_path: str) -> object:
+    """The class a path names (one class may have several paths), or the path itself if it names none."""
+    try:
+        return import_object(class_path)
+    except (ImportError, AttributeError, ValueError):
+        return class_path
 
 
 def _data_name(config: Namespace) -> str:
@@ -198,10 +222,23 @@ def resolve_run_arguments(argv: list[str]) -> list[str]:
     return [argv[0], "--config", str(folder / CONFIG_NAME), "--ckpt_path", str(checkpoint), *argv[1:]]
 
 
+def model_from_checkpoint(argv: list[str]) -> list[str]:
+    """For validate/test/predict with ``--ckpt_path`` and no ``--model``: the checkpoint's model class first, so
+    that a config with only data works (a config's own model still comes later and wins). The checkpoint is
+    checked here, before anything is built: safe to load, of a gad format this gad reads, saying its model."""
+    checkpoint = _option_value(argv, "--ckpt_path")
+    if not argv or argv[0] not in EVAL_COMMANDS or checkpoint is None or any(a in ("-h", "--help") for a in argv):
+        return argv
+    class_path = checkpoint_class(checkpoint)
+    if any(a.split("=")[0] == "--model" for a in argv):
+        return argv
+    return [argv[0], "--model", class_path, *argv[1:]]
+
+
 def model_option_keys(argv: list[str]) -> list[str]:
     """The config keys of the ``--model...`` options of a command line (``--model.init_args.x=1`` ->
     ``model.init_args.x``)."""
-    return [arg[2:].split("=", 1)[0] for arg in argv if arg.startswith("--model")]
+    return [arg[2:].split("=", 1)[0] for arg in argv if arg.startswith("--model.")]
 
 
 def _option_value(argv: list[str], option: str) -> str | None:
@@ -215,7 +252,7 @@ def _option_value(argv: list[str], option: str) -> str | None:
 
 def run_lightning(argv: list[str]) -> GadCLI:
     """One ``fit|validate|test|predict`` command in this process; its wandb run is closed when it returns."""
-    argv = resolve_run_arguments(argv)
+    argv = model_from_checkpoint(resolve_run_arguments(argv))
     # DDP launches the other processes with sys.argv: give them the resolved arguments too.
     sys.argv = [sys.argv[0], *argv]
     cli = GadCLI()

@@ -5,41 +5,16 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-import torch
-
-from gad.errors import GadError
-from gad.models.base import CHECKPOINT_FORMAT, CHECKPOINT_KEY, FewShotAnomalyModule
-
-
-class CheckpointError(GadError, ValueError):
-    """A checkpoint that is missing, unreadable, not gad's, of a newer gad, or whose weights do not fit its model."""
-
+from gad.models.base import FewShotAnomalyModule
+from gad.models.checkpoint_file import CheckpointError, checkpoint_class, read_torch_file
 
 def load_module(path: str | Path) -> FewShotAnomalyModule:
-    """The LightningModule saved in ``path``, in eval mode on the CPU, its weights checked key by key."""
+    """The LightningModule saved in ``path``, in eval mode on the CPU, its weights checked key by key. The file is
+    read with ``weights_only=True``: a checkpoint that carries anything but tensors and plain settings is refused."""
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"Checkpoint {path} does not exist (expected a .ckpt file written by gad fit).")
-    try:
-        # Our own checkpoints hold plain Python settings next to the tensors; they are not untrusted downloads.
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as err:  # torch raises several types for a file that is not a checkpoint
-        raise CheckpointError(f"Cannot read checkpoint {path}: {err}") from err
-    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
-        raise CheckpointError(f"{path} is not a Lightning checkpoint (no state_dict).")
-    info = checkpoint.get(CHECKPOINT_KEY) or {}
-    if info.get("format", CHECKPOINT_FORMAT) > CHECKPOINT_FORMAT:
-        raise CheckpointError(
-            f"{path} was written by a newer gad (checkpoint format {info['format']}; this gad reads up to "
-            f"{CHECKPOINT_FORMAT}): upgrade gad."
-        )
+    class_path = checkpoint_class(path)
+    checkpoint = read_torch_file(path)
     hparams = dict(checkpoint.get("hyper_parameters") or {})
-    class_path = info.get("class_path") or hparams.get("_class_path")
-    if not class_path:
-        raise CheckpointError(
-            f"{path} does not say which gad model it holds: it was not written by gad fit (or a Trainer running a "
-            "gad model)."
-        )
     cls = _import(class_path, path)
     if not (isinstance(cls, type) and issubclass(cls, FewShotAnomalyModule)):
         raise CheckpointError(
@@ -59,7 +34,6 @@ def load_module(path: str | Path) -> FewShotAnomalyModule:
             f"version?): missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}."
         )
     return module.eval()
-
 
 def _import(class_path: str, path: Path) -> object:
     module_name, _, name = class_path.rpartition(".")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -31,15 +31,23 @@ class NoReferencesError(GadError, RuntimeError):
 @dataclass
 class Prediction:
     """One scored image. ``image``: what the model saw, at the input's resolution ((H, W, 3) uint8: the whole
-    image, or the part that the model's centre crop keeps, see ``Detector.view``); ``anomaly_map``: (H, W)
-    float32 on the same pixels (higher = more anomalous); ``anomalous``: ``score > threshold``, ``None`` without
-    one."""
+    image, or the part that the model's centre crop keeps, see ``Detector.view``); ``anomaly_map``: (H, W) float32
+    on the same pixels (higher = more anomalous); ``anomalous``: ``score > threshold``, ``None`` without one.
+
+    ``parts``: the named components of the score (DictAS: ``map``, the map maximum, and ``text``, the CLIP text
+    score; InCTRL: ``image``, ``text``, ``holistic``, ``patch_max``). ``model_map``: the anomaly map at the model's
+    input resolution (S, S), before it is resized to the image; ``unsmoothed_map``: the same before Gaussian
+    smoothing, for methods that expose it (DictAS), else ``None``.
+    """
 
     name: str
     score: float
     anomaly_map: np.ndarray
     image: np.ndarray
     anomalous: bool | None = None
+    parts: dict[str, float] = field(default_factory=dict)
+    model_map: np.ndarray | None = None
+    unsmoothed_map: np.ndarray | None = None
 
     def overlay(self, vmin: float | None = None, vmax: float | None = None, alpha: float = 0.5) -> np.ndarray:
         """The map as a heat map over the image, (H, W, 3) uint8 (pass one range to compare images)."""
@@ -154,10 +162,16 @@ class Detector:
             if out.anomaly_map is None:
                 raise GadError(f"{self.method} gives image scores only; the detector needs anomaly maps.")
             maps = out.anomaly_map[:, 0].float().cpu().numpy()
-            for image, view, score, anomaly_map in zip(chunk, views, out.score.float().cpu().tolist(), maps):
+            unsmoothed = None if out.unsmoothed_map is None else out.unsmoothed_map[:, 0].float().cpu().numpy()
+            parts = {name: values.float().cpu().tolist() for name, values in out.parts.items()}
+            scores = out.score.float().cpu().tolist()
+            for i, (image, view, score, anomaly_map) in enumerate(zip(chunk, views, scores, maps)):
                 full = cv2.resize(anomaly_map, (view.shape[1], view.shape[0]), interpolation=cv2.INTER_LINEAR)
                 anomalous = None if self.threshold is None else score > self.threshold.value
-                yield Prediction(image.name, score, full, view, anomalous)
+                yield Prediction(
+                    image.name, score, full, view, anomalous, parts={name: v[i] for name, v in parts.items()},
+                    model_map=anomaly_map, unsmoothed_map=None if unsmoothed is None else unsmoothed[i],
+                )
             bar.update(len(chunk))
         bar.close()
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from copy import deepcopy
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import open_clip
 import torch
@@ -48,6 +50,8 @@ class ClipConfig:
         quick_gelu: activation of the MLPs. ``None`` follows the weights (QuickGELU for OpenAI weights);
             ``False`` runs OpenAI weights with exact GELU, as the DictAS authors did.
         cache_dir: where downloaded weights live (default: the Hugging Face cache).
+        model_config: an open_clip model config (``embed_dim``, ``vision_cfg``, ``text_cfg``) for an architecture
+            open_clip does not know, registered under ``model_name``; kept inline so that a checkpoint carries it.
     """
 
     model_name: str = "ViT-L-14-336"
@@ -56,6 +60,18 @@ class ClipConfig:
     image_size: int | None = None
     quick_gelu: bool | None = None
     cache_dir: str | None = None
+    model_config: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, value: ClipConfig | dict[str, Any] | None, default: Callable[[], ClipConfig]) -> ClipConfig:
+        """A config from what a LightningModule is given: itself, its dict (read back from a checkpoint) or None."""
+        if value is None:
+            return default()
+        return cls(**value) if isinstance(value, dict) else value
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain types only, as hyperparameters are stored: checkpoints must load with ``weights_only=True``."""
+        return asdict(self)
 
 
 class ClipBackbone(nn.Module):
@@ -65,6 +81,8 @@ class ClipBackbone(nn.Module):
         super().__init__()
         model_name, pretrained, layers = config.model_name, config.pretrained, config.layers
         image_size, quick_gelu, cache_dir = config.image_size, config.quick_gelu, config.cache_dir
+        if config.model_config is not None:
+            register_model_config(model_name, config.model_config)
         _check_model_name(model_name)
         weights = resolve_pretrained(model_name, pretrained, cache_dir)
         if quick_gelu is None:
@@ -77,17 +95,17 @@ class ClipBackbone(nn.Module):
         self.model_name = model_name
         self.pretrained = weights.describe()
         self.is_pretrained = weights.source is not None
-        self.model = weights.load(
-            lambda source: open_clip.create_model(
-                model_name,
-                pretrained=source,
-                force_quick_gelu=quick_gelu,
-                force_image_size=image_size,
-                cache_dir=cache_dir,
-                pretrained_text=False,
-                require_pretrained=source is not None,
+
+        def build(source: str | None, size: int | None) -> nn.Module:
+            return open_clip.create_model(
+                model_name, pretrained=source, force_quick_gelu=quick_gelu, force_image_size=size,
+                cache_dir=cache_dir, pretrained_text=False, require_pretrained=source is not None,
             )
-        )
+
+        if weights.source is None:
+            self.model = build(None, image_size)
+        else:  # loaded at the weights' own size, then resized in float32 (see with_image_size)
+            self.model = with_image_size(weights.load(lambda source: build(source, None)), image_size, build)
         if not hasattr(self.model.visual, "forward_intermediates") or not hasattr(self.model.visual, "transformer"):
             raise ConfigError(f"{model_name!r} has no ViT image tower; gad needs a ViT to tap patch tokens.")
         self.layers = _check_layers(layers, len(self.model.visual.transformer.resblocks), model_name)
@@ -100,8 +118,7 @@ class ClipBackbone(nn.Module):
 
     @property
     def image_size(self) -> int:
-        size = self.model.visual.image_size
-        return int(size[0] if isinstance(size, Sequence) else size)
+        return _side(self.model.visual.image_size)
 
     @property
     def grid(self) -> tuple[int, int]:
@@ -148,6 +165,42 @@ class ClipBackbone(nn.Module):
         """L2-normalised text embeddings (N, D)."""
         tokens = self.tokenizer(texts).to(self.mean.device)
         return nn.functional.normalize(self.model.encode_text(tokens), dim=-1)
+
+
+def with_image_size(
+    model: nn.Module, image_size: int | None, build: Callable[[str | None, int | None], nn.Module]
+) -> nn.Module:
+    """``model`` with its position embedding resized (bicubic, antialiased) for ``image_size``, in float32.
+
+    open_clip resizes while loading, in the file's dtype, and CPU bicubic interpolation has no float16 kernel
+    (OpenAI's files are float16); the official DictAS code casts to float32 first, and so does this.
+    """
+    if image_size is None or image_size == _side(model.visual.image_size):
+        return model
+    resized = build(None, image_size)
+    state = {k: v.float() if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    open_clip.model.resize_pos_embed(state, resized)
+    resized.load_state_dict(state)
+    return resized
+
+
+def register_model_config(model_name: str, config: dict[str, Any]) -> None:
+    """Make an inline open_clip model config known under ``model_name`` (open_clip's own registry, which its
+    ``create_model`` and ``get_tokenizer`` read); a different architecture may not take a known name."""
+    if not isinstance(config, dict) or not {"embed_dim", "vision_cfg", "text_cfg"} <= set(config):
+        raise ConfigError(
+            f"model_config of {model_name!r} is not an open_clip model config (needs embed_dim, vision_cfg, text_cfg)."
+        )
+    known = open_clip.get_model_config(model_name)
+    if known is not None and known != config:
+        raise ConfigError(
+            f"model_config differs from open_clip's {model_name!r}: give the custom architecture another model_name."
+        )
+    open_clip.factory._MODEL_CONFIGS[model_name] = deepcopy(config)
+
+
+def _side(size: int | Sequence[int]) -> int:
+    return int(size[0] if isinstance(size, Sequence) else size)
 
 
 def _check_model_name(model_name: str) -> None:

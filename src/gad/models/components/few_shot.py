@@ -12,11 +12,14 @@ from torch import Tensor, nn
 @dataclass
 class AnomalyPrediction:
     """score: (B,) image anomaly scores, higher = more anomalous; anomaly_map: (B, 1, H, W) or ``None``;
-    parts: named (B,) components of the score, for methods that re-combine them once a whole set is scored."""
+    parts: named (B,) components of the score, for methods that re-combine them once a whole set is scored and
+    for users who compare them with the authors' code; unsmoothed_map: the anomaly map before its Gaussian
+    smoothing, for methods whose score reads the smoothed map (DictAS), else ``None``."""
 
     score: Tensor
     anomaly_map: Tensor | None
     parts: dict[str, Tensor] = field(default_factory=dict)
+    unsmoothed_map: Tensor | None = None
 
 
 class FewShotModel(nn.Module, ABC):

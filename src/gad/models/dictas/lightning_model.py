@@ -20,7 +20,7 @@ from gad.models.base import FewShotAnomalyModule
 from gad.models.components.clip_backbone import ClipBackbone, ClipConfig
 from gad.models.components.few_shot import AnomalyPrediction
 from gad.models.dictas.lookup import LookupStrategy
-from gad.models.dictas.protocol import PROTOCOLS
+from gad.models.dictas.protocol import PROTOCOLS, Protocol
 from gad.models.dictas.score_fusion import ScoreParts, fuse_normalised
 from gad.models.dictas.settings import InferenceSettings
 from gad.models.dictas.torch_model import DictASModel
@@ -46,6 +46,9 @@ class DictAS(FewShotAnomalyModule):
             (``mvtec``, ``visa``, ``mvtec3d``, ``mpdd``, ``btad``, ``resc``, ``brats``, any case: layers, scales,
             sigma 6, alpha, rotated references for MVTec ``screw``) instead of test_layers/test_scales/sigma/alpha,
             to reproduce the paper; other datasets, and validation, keep the plain settings.
+        protocol: apply the official rules of this dataset name to every evaluated dataset, whatever its name, and
+            in the Detector (an imported official checkpoint keeps the protocol it was imported for); takes
+            precedence over ``official_protocol`` and over test_layers/test_scales/sigma/alpha.
         normalize_test_scores: the official image score: text and map scores min-max normalised per category over
             the whole test set, then fused with alpha. Uses test-set statistics, so off by default; ``test`` only
             (``predict`` writes the unnormalised alpha * text + (1 - alpha) * map maximum).
@@ -77,6 +80,7 @@ class DictAS(FewShotAnomalyModule):
         sigma: float = 6.0,
         alpha: float = 0.0,
         official_protocol: bool = False,
+        protocol: Protocol | None = None,
         normalize_test_scores: bool = False,
         lambda_cqc: float = 0.1,
         lambda_tac: float = 0.1,
@@ -89,9 +93,8 @@ class DictAS(FewShotAnomalyModule):
         preprocessing: Preprocessing | None = None,
     ) -> None:
         super().__init__()
-        if isinstance(backbone, dict):  # hyperparameters read back from a checkpoint
-            backbone = ClipConfig(**backbone)
-        backbone = backbone or ClipConfig()
+        config = ClipConfig.of(backbone, ClipConfig)
+        backbone = config.as_dict()  # saved as a plain dict
         self.save_hyperparameters()
         inference = InferenceSettings(
             layers=tuple(test_layers) if test_layers else None,
@@ -100,7 +103,7 @@ class DictAS(FewShotAnomalyModule):
             alpha=alpha,
         )
         self.model: DictASModel = DictASModel(
-            ClipBackbone(backbone), lookup, scales, num_heads, dropout, inference=inference,
+            ClipBackbone(config), lookup, scales, num_heads, dropout, inference=inference, protocol=protocol,
             sparsemax_topk=sparsemax_topk,
         )
         self._set_preprocessing(preprocessing)
@@ -195,7 +198,9 @@ class DictAS(FewShotAnomalyModule):
 
     # ----- official test rules and test-set score normalisation -----------------------------------------------
     def _use_dataset(self, index: int) -> None:
-        if self.hparams.official_protocol and self._stage != "validate":
+        if self.hparams.protocol:
+            self.model.protocol = self.hparams.protocol
+        elif self.hparams.official_protocol and self._stage != "validate":
             name = self.dataset_names[index].lower()
             self.model.protocol = name if name in PROTOCOLS else None
             if self.model.protocol is None:

@@ -121,7 +121,8 @@ class DictASModel(FewShotModel):
         return Dictionary(settings=settings, entries=entries, text=self.prompts.embeddings(self.backbone, category))
 
     def predict(self, images: Tensor, references: Dictionary, category: str) -> AnomalyPrediction:
-        """Anomaly map (B, 1, H, W), image score, and its parts ``map`` (map maximum) and ``text`` (CLIP)."""
+        """Anomaly map (B, 1, H, W) (and before smoothing), image score, and its parts ``map`` (map maximum) and
+        ``text`` (CLIP)."""
         settings, grid, batch = references.settings, self.backbone.grid, images.shape[0]
         features = self.backbone(images, embedding=True)
         positions = self._positions(settings)
@@ -136,12 +137,14 @@ class DictASModel(FewShotModel):
             retrieved = lookup(matched[rows], keys, values, self.lookup, self.sparsemax_topk)
             distances.append(cosine_distance(pooled[rows], retrieved) / 2)
         patch_scores = torch.stack(distances).mean(dim=0).unflatten(1, grid)
+        unsmoothed = upsample_and_smooth(patch_scores, images.shape[-1], 0, align_corners=True)
         anomaly_map = upsample_and_smooth(patch_scores, images.shape[-1], settings.sigma, align_corners=True)
         map_score = anomaly_map.flatten(1).amax(dim=1)
         assert features.embedding is not None
         text_score = (100 * features.embedding.float() @ references.text.float().T).softmax(dim=-1)[:, 1]
         score = settings.alpha * text_score + (1 - settings.alpha) * map_score
-        return AnomalyPrediction(score=score, anomaly_map=anomaly_map, parts={"map": map_score, "text": text_score})
+        parts = {"map": map_score, "text": text_score}
+        return AnomalyPrediction(score=score, anomaly_map=anomaly_map, parts=parts, unsmoothed_map=unsmoothed)
 
     def _positions(self, settings: InferenceSettings) -> list[int]:
         assert settings.layers is not None

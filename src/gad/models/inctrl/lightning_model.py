@@ -65,12 +65,11 @@ class InCTRL(FewShotAnomalyModule):
         preprocessing: Preprocessing | None = None,
     ) -> None:
         super().__init__()
-        if isinstance(backbone, dict):  # hyperparameters read back from a checkpoint
-            backbone = ClipConfig(**backbone)
-        backbone = backbone or paper_backbone()
+        config = ClipConfig.of(backbone, paper_backbone)
+        backbone = config.as_dict()  # saved as a plain dict
         self.save_hyperparameters()
         self.model: InCTRLModel = InCTRLModel(
-            ClipBackbone(backbone), adapter_reduction, hidden, patch_weight, sigma, class_names
+            ClipBackbone(config), adapter_reduction, hidden, patch_weight, sigma, class_names
         )
         self._set_preprocessing(preprocessing)
 

@@ -25,11 +25,10 @@ class PatchResidual(FewShotAnomalyModule):
         self, backbone: ClipConfig | None = None, sigma: float = 4.0, preprocessing: Preprocessing | None = None
     ) -> None:
         super().__init__()
-        if isinstance(backbone, dict):  # hyperparameters read back from a checkpoint
-            backbone = ClipConfig(**backbone)
-        backbone = backbone or ClipConfig()
+        config = ClipConfig.of(backbone, ClipConfig)
+        backbone = config.as_dict()  # saved as a plain dict
         self.save_hyperparameters()
-        self.model = PatchResidualModel(ClipBackbone(backbone), sigma=sigma)
+        self.model = PatchResidualModel(ClipBackbone(config), sigma=sigma)
         self._set_preprocessing(preprocessing)
 
     def on_fit_start(self) -> None:

@@ -1,0 +1,99 @@
+"""Reading and writing checkpoint files safely: tensors and plain settings only, never pickled code.
+
+Checkpoints are what users send each other, so every one gad reads (its own, Lightning's, the authors' released
+weights) is loaded with ``torch.load(..., weights_only=True)``, and every one gad writes holds plain types only.
+"""
+
+from __future__ import annotations
+
+import pickle
+import re
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+
+from gad.errors import GadError
+from gad.models.base import CHECKPOINT_FORMAT, CHECKPOINT_KEY, FewShotAnomalyModule
+
+
+class CheckpointError(GadError, ValueError):
+    """A checkpoint that is missing, unreadable, unsafe, not gad's, of a newer gad, or whose weights do not fit."""
+
+
+def read_torch_file(path: str | Path, expected: str = "a .ckpt file written by gad", mmap: bool = False) -> Any:
+    """The content of a ``torch.save`` file, loaded without running any code it may carry (``mmap``: tensors are
+    mapped, not read, for a look at the settings)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path} does not exist (expected {expected}).")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+    except pickle.UnpicklingError as err:
+        raise CheckpointError(
+            f"{path} holds Python objects other than tensors and plain settings, which gad refuses to load "
+            f"(they could run code){_unsupported(err)}."
+        ) from err
+    except Exception as err:  # torch raises several types for a truncated file or one that is not torch's
+        raise CheckpointError(f"Cannot read {path} (truncated, or not {expected}): {_first_line(err)}") from err
+
+
+def check_format(checkpoint: Any, path: str | Path) -> dict[str, Any]:
+    """The gad metadata of a Lightning checkpoint; a newer gad's layout is refused."""
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise CheckpointError(f"{path} is not a Lightning checkpoint (no state_dict).")
+    info = checkpoint.get(CHECKPOINT_KEY) or {}
+    if info.get("format", CHECKPOINT_FORMAT) > CHECKPOINT_FORMAT:
+        raise CheckpointError(
+            f"{path} was written by a newer gad (checkpoint format {info['format']}; this gad reads up to "
+            f"{CHECKPOINT_FORMAT}): upgrade gad."
+        )
+    return info
+
+
+def class_path_of(checkpoint: dict[str, Any]) -> str | None:
+    """The LightningModule class a checkpoint holds (gad metadata, else Lightning's hyperparameters)."""
+    info = checkpoint.get(CHECKPOINT_KEY) or {}
+    return info.get("class_path") or (checkpoint.get("hyper_parameters") or {}).get("_class_path")
+
+
+def checkpoint_class(path: str | Path) -> str:
+    """The class path of the gad model in a checkpoint file, after checking that it is safe and not newer."""
+    checkpoint = read_torch_file(path, mmap=True)
+    check_format(checkpoint, path)
+    class_path = class_path_of(checkpoint)
+    if not class_path:
+        raise CheckpointError(
+            f"{path} does not say which gad model it holds: it was not written by gad fit (or a Trainer running a "
+            "gad model)."
+        )
+    return class_path
+
+
+def write_checkpoint(module: FewShotAnomalyModule, path: str | Path, **metadata: Any) -> Path:
+    """Save ``module`` as ``gad fit`` does (``state_dict``, ``hyper_parameters`` with ``_class_path``, gad
+    metadata), plus plain ``metadata`` under the gad key."""
+    cls = type(module)
+    checkpoint: dict[str, Any] = {
+        "state_dict": module.state_dict(),
+        "hyper_parameters": {**module.hparams, "_class_path": f"{cls.__module__}.{cls.__qualname__}"},
+        "pytorch-lightning_version": pl.__version__,
+    }
+    module.on_save_checkpoint(checkpoint)
+    checkpoint[CHECKPOINT_KEY].update(metadata)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(checkpoint, path)
+    return path
+
+
+def _unsupported(err: BaseException) -> str:
+    """torch's line naming the refused object, e.g. ``Unsupported global: GLOBAL posix.system``."""
+    found = re.search(r"Unsupported[^.:]*: \S+", str(err))
+    return f" ({found.group(0)})" if found else ""
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
