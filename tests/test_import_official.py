@@ -96,7 +96,7 @@ def test_float16_clip_at_another_image_size(tmp_path: Path) -> None:
     main(["import-official", *map(str, dictas_args(DICTAS / "dictas_mymodel.pth", output)), "--image_size", "280"])
     detector = Detector.from_checkpoint(output, device="cpu")
     assert detector.image_size == 280 and detector.module.backbone.grid == (20, 20)
-    assert torch.load(output, weights_only=True)["gad"]["preprocessing"]["image_size"] == 280
+    assert torch.load(output, weights_only=True)["hyper_parameters"]["preprocessing"]["image_size"] == 280
 
 
 
@@ -115,4 +115,4 @@ def test_imported_checkpoint_works_with_predict_and_export(command: str, tmp_pat
         main(["export", "--ckpt_path", str(output), "--references", *references, "--category", "cable",
               "--output", str(tmp_path / "cable.onnx"), "--progress", "false"])
         metadata = json.loads((tmp_path / "cable.json").read_text())
-        assert metadata["verification"]["max_abs_difference"] <= 1e-4
+        assert max(metadata["verification"]["max_abs_difference"].values()) <= 1e-4

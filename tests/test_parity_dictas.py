@@ -102,4 +102,6 @@ def test_imported_checkpoint_records_the_protocol(checkpoint: Path) -> None:
     assert hparams["backbone"]["quick_gelu"] is False and hparams["backbone"]["layers"] == settings["layers"]
     assert hparams["backbone"]["pretrained"] == str((FIXTURES / "tiny_clip.pt").resolve())
     assert hparams["backbone"]["model_config"] == json.loads((FIXTURES / "tiny_clip_config.json").read_text())
-    assert saved["gad"]["preprocessing"] == {"image_size": SETTINGS["image_size"], "resize": "squash"}
+    assert saved["hyper_parameters"]["preprocessing"] == {
+        "image_size": SETTINGS["image_size"], "resize": "squash", "interpolation": "bicubic"
+    }

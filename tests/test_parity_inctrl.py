@@ -80,7 +80,7 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
                   "normal_test_dir: test_good, abnormal_dir: test_bad, name: parity}}")
         (root / "data.yaml").write_text(
             f"data:\n  class_path: gad.data.datamodule.FewShotDataModule\n  init_args:\n    auxiliary: {source}\n"
-            f"    target: {source}\n    shots: 4\n    image_size: {SETTINGS['image_size']}\n    batch_size: 4\n"
+            f"    target: {source}\n    shots: 4\n    batch_size: 4\n"
             "trainer: {accelerator: cpu, logger: false, enable_progress_bar: false}\n"
         )
         configs[folder] = root / "data.yaml"
@@ -137,4 +137,6 @@ def test_imported_checkpoint_is_self_contained(checkpoint: Path) -> None:
     backbone = saved["hyper_parameters"]["backbone"]
     assert backbone["pretrained"] is None and backbone["layers"] == SETTINGS["taps"]["layers_1_based"]
     assert backbone["model_config"] == json.loads((FIXTURES / "model_config.json").read_text())
-    assert saved["gad"]["preprocessing"] == {"image_size": SETTINGS["image_size"], "resize": "shorter_side"}
+    assert saved["hyper_parameters"]["preprocessing"] == {
+        "image_size": SETTINGS["image_size"], "resize": "shorter_side", "interpolation": "bicubic"
+    }

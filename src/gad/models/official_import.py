@@ -1,9 +1,8 @@
 """What importing any method's released checkpoint shares: reading it safely, telling the methods' files apart,
-fitting the renamed tensors to the gad model, and recording the official preprocessing."""
+fitting the renamed tensors to the gad model."""
 
 from __future__ import annotations
 
-import inspect
 import json
 from pathlib import Path
 from collections.abc import Callable
@@ -84,13 +83,6 @@ def read_model_config(path: str | Path | None) -> tuple[str, dict[str, Any]] | N
     if not isinstance(config, dict):
         raise CheckpointError(f"--clip_config {path} is not an open_clip model config (a JSON object).")
     return path.stem, config  # its keys are checked when the backbone registers it
-
-
-def preprocessing_argument(cls: type, image_size: int, resize: str) -> dict[str, Any]:
-    """The official preprocessing as the module's ``preprocessing`` argument, for modules that take one."""
-    if "preprocessing" not in inspect.signature(cls.__init__).parameters:
-        return {}
-    return {"preprocessing": {"image_size": image_size, "resize": resize}}
 
 
 def native_image_size(model_name: str, model_config: dict[str, Any] | None) -> int:

@@ -13,7 +13,7 @@ from gad.models.components.pretrained import WeightsNotFoundError
 from gad.models.dictas.lightning_model import DictAS
 from gad.models.dictas.protocol import Protocol, official_settings
 from gad.models.official_import import (
-    fit_tensors, native_image_size, preprocessing_argument, read_model_config, read_official,
+    fit_tensors, read_model_config, read_official,
 )
 
 PAPER_CLIP = "ViT-L-14-336"
@@ -70,7 +70,6 @@ def import_dictas(
         )
     custom = read_model_config(clip_config)
     model_name, model_config = custom if custom else (PAPER_CLIP, None)
-    size = image_size or native_image_size(model_name, model_config)
     backbone = ClipConfig(
         model_name=model_name, pretrained=str(clip), layers=list(PAPER_LAYERS), image_size=image_size,
         quick_gelu=False, model_config=model_config,
@@ -82,12 +81,11 @@ def import_dictas(
             "protocol": protocol, "test_layers": list(settings.layers), "test_scales": list(settings.scales),
             "sigma": settings.sigma, "alpha": settings.alpha,
         }
-    module = DictAS(backbone=backbone, **rules, **preprocessing_argument(DictAS, size, "squash"))
+    module = DictAS(backbone=backbone, **rules)  # its default preprocessing is the official rule
     clip_name = f"{model_name!r} ({clip})"
     fit_tensors(module.model, tensors, weights, clip_name, lambda name: name.startswith("backbone."))
     return write_checkpoint(
         module, output,
         imported={"method": "dictas", "weights": str(Path(weights).resolve()), "clip": str(clip),
                   "protocol": protocol},
-        preprocessing={"image_size": size, "resize": "squash"},
     )

@@ -17,7 +17,7 @@ from gad.models.checkpoint_file import write_checkpoint
 from gad.models.components.clip_backbone import ClipConfig
 from gad.models.inctrl.lightning_model import InCTRL, paper_backbone
 from gad.models.official_import import (
-    fit_tensors, native_image_size, preprocessing_argument, read_model_config, read_official,
+    fit_tensors, read_model_config, read_official,
 )
 
 HEADS = {"adapter.fc.": "adapter.layers.", "diff_head_ref.": "image_head.", "diff_head.": "holistic_head."}
@@ -59,17 +59,15 @@ def import_inctrl(checkpoint: str | Path, output: str | Path, clip_config: str |
     custom = read_model_config(clip_config)
     paper = paper_backbone()
     model_name, model_config = custom if custom else (paper.model_name, None)
-    size = native_image_size(model_name, model_config)
     backbone = ClipConfig(
         model_name=model_name, pretrained=None, layers=list(paper.layers), image_size=None, quick_gelu=False,
         model_config=model_config,
     )
-    module = InCTRL(backbone=backbone, **preprocessing_argument(InCTRL, size, "shorter_side"))
+    module = InCTRL(backbone=backbone)  # its default preprocessing is the official rule
     fit_tensors(module.model, tensors, checkpoint, repr(model_name), _gad_only)
     return write_checkpoint(
         module, output,
         imported={"method": "inctrl", "weights": str(Path(checkpoint).resolve()), "clip": "inside this checkpoint"},
-        preprocessing={"image_size": size, "resize": "shorter_side"},
     )
 
 
