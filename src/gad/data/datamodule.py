@@ -137,10 +137,10 @@ class FewShotDataModule(pl.LightningDataModule):
         """(K, 3, H, W) reference tensors per category, preprocessed like the queries; prompt files' tensors are
         the input of the model (``model_input``, default this datamodule's size and CLIP's normalisation)."""
         chosen = self.reference_set(stage, index)
+        model_input = model_input or ModelInput(self.image_size)
         images: dict[str, Tensor] = {}
         for category in chosen.references:
             if category in chosen.prompt_files:
-                model_input = model_input or ModelInput(self.image_size)
                 images[category] = load_prompts(chosen.prompt_files[category], model_input, chosen.shots)
                 continue
             rows = pd.DataFrame(

@@ -86,12 +86,11 @@ def prompt_file_for(images: Any, category: str) -> Path | None:
     )
 
 
-def prompt_file_set(files: list[Path], samples: pd.DataFrame, dataset: str, root: str | Path,
-                    shots: int) -> ReferenceSet:
-    """The references of every category of ``samples``: its ``<category>.pt`` among ``files`` (checked now, read
-    as tensors when the model's input is known)."""
+def prompt_file_set(where: Path, samples: pd.DataFrame, dataset: str, root: str | Path, shots: int) -> ReferenceSet:
+    """The references of every category of ``samples``: its ``<category>.pt`` in the folder ``where`` (or the
+    file ``where``), checked now and read as tensors when the model's input is known."""
+    files = sorted(where.glob("*.pt")) if where.is_dir() else [where]
     by_category = {f.stem: f for f in files}
-    where = files[0].parent if len(files) > 1 else files[0]
     references, origins, prompt_files = {}, {}, {}
     for category in sorted(samples["category"].unique()):
         file = by_category.get(category)

@@ -44,7 +44,7 @@ def load_references(manifest: str | Path, samples: pd.DataFrame, dataset: str, r
     if not path.is_file():
         raise ReferenceSelectionError(f"Reference manifest {path} does not exist (expected {accepted(shots)}).")
     if is_prompt_file(path):
-        return prompt_file_set([path], samples, dataset, root, shots)
+        return prompt_file_set(path, samples, dataset, root, shots)
     if path.suffix == ".json":
         return _from_gad_json(path, samples, dataset, root, shots)
     lines = read_text(path, f"a list of references: {accepted(shots)}").splitlines()
@@ -62,7 +62,7 @@ def _from_folder(folder: Path, samples: pd.DataFrame, dataset: str, root: str | 
         return read_fix_list(fix_list, read_text(fix_list, "a DictAS list").splitlines(), samples, dataset, root, shots)
     prompts = prompt_folder(folder, shots)
     if prompts is not None:
-        return prompt_file_set(sorted(prompts.glob("*.pt")), samples, dataset, root, shots)
+        return prompt_file_set(prompts, samples, dataset, root, shots)
     raise ReferenceSelectionError(
         f"Reference folder {folder} holds no references for --shots {shots}: expected k{shots}.json or k{shots}.txt "
         f"(gad), fix_{shots}-shot.txt (DictAS fix_few_path/<dataset>), <category>.pt files (InCTRL "
