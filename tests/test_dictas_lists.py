@@ -197,3 +197,36 @@ def test_a_list_of_a_dataset_in_the_authors_layout_is_read_as_paths(tmp_path: Pa
     path = write_list(tmp_path / "lists", 1, ["visa/candle/train/good/visa_0002_000002.bmp"])
     chosen = load(path, MetaJson(str(tmp_path / "mvisa"), meta="meta_visa.json"), shots=1)
     assert chosen.references == {"candle": ["visa/candle/train/good/visa_0002_000002.bmp"]} and not chosen.origins
+
+
+# MVTec AD as released: (train, test) images per class (3,629 / 1,725); and the authors' 1-shot list
+# (fix_few_path/mvtec/fix_1-shot.txt), whose entries the spec (Appendix A) maps to these training indices.
+MVTEC_AD_COUNTS = {
+    "bottle": (209, 83), "cable": (224, 150), "capsule": (219, 132), "carpet": (280, 117), "grid": (264, 78),
+    "hazelnut": (391, 110), "leather": (245, 124), "metal_nut": (220, 115), "pill": (267, 167), "screw": (320, 160),
+    "tile": (230, 117), "toothbrush": (60, 42), "transistor": (213, 100), "wood": (247, 79), "zipper": (240, 151),
+}
+OFFICIAL_1_SHOT = {
+    "bottle": 91, "cable": 296, "capsule": 841, "carpet": 1261, "grid": 1416, "hazelnut": 1766, "leather": 2266,
+    "metal_nut": 2724, "pill": 3135, "screw": 3669, "tile": 4039, "toothbrush": 4276, "transistor": 4324, "wood": 4828,
+    "zipper": 5088,
+}
+SPEC_1_SHOT_INDEX = {
+    "bottle": 91, "cable": 4, "capsule": 175, "carpet": 244, "grid": 2, "hazelnut": 10, "leather": 9, "metal_nut": 98,
+    "pill": 174, "screw": 274, "tile": 164, "toothbrush": 54, "transistor": 0, "wood": 191, "zipper": 125,
+}
+
+
+def test_the_published_mvtec_list_maps_to_the_indices_in_the_spec(tmp_path: Path) -> None:
+    root = tmp_path / "mvtec"
+    assert sum(t for t, _ in MVTEC_AD_COUNTS.values()) == 3629 and sum(t for _, t in MVTEC_AD_COUNTS.values()) == 1725
+    for category, (train, test) in MVTEC_AD_COUNTS.items():  # empty files: only names and counts matter here
+        for split, count in (("train/good", train), ("test/good", test)):
+            (root / category / split).mkdir(parents=True)
+            for i in range(count):
+                (root / category / split / f"{i:03d}.png").touch()
+    lines = [f"mvtec/{c}/train/good/mvtec_{i:06d}.bmp" for c, i in OFFICIAL_1_SHOT.items()]
+    chosen = load(write_list(tmp_path / "fix_few_path" / "mvtec", 1, lines), MVTecAD(str(root)), shots=1)
+    assert {c: chosen.references[c] for c in SPEC_1_SHOT_INDEX} == {
+        c: [f"{c}/train/good/{i:03d}.png"] for c, i in SPEC_1_SHOT_INDEX.items()
+    }
