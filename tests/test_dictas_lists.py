@@ -199,34 +199,60 @@ def test_a_list_of_a_dataset_in_the_authors_layout_is_read_as_paths(tmp_path: Pa
     assert chosen.references == {"candle": ["visa/candle/train/good/visa_0002_000002.bmp"]} and not chosen.origins
 
 
-# MVTec AD as released: (train, test) images per class (3,629 / 1,725); and the authors' 1-shot list
-# (fix_few_path/mvtec/fix_1-shot.txt), whose entries the spec (Appendix A) maps to these training indices.
-MVTEC_AD_COUNTS = {
-    "bottle": (209, 83), "cable": (224, 150), "capsule": (219, 132), "carpet": (280, 117), "grid": (264, 78),
-    "hazelnut": (391, 110), "leather": (245, 124), "metal_nut": (220, 115), "pill": (267, 167), "screw": (320, 160),
-    "tile": (230, 117), "toothbrush": (60, 42), "transistor": (213, 100), "wood": (247, 79), "zipper": (240, 151),
-}
-OFFICIAL_1_SHOT = {
-    "bottle": 91, "cable": 296, "capsule": 841, "carpet": 1261, "grid": 1416, "hazelnut": 1766, "leather": 2266,
-    "metal_nut": 2724, "pill": 3135, "screw": 3669, "tile": 4039, "toothbrush": 4276, "transistor": 4324, "wood": 4828,
-    "zipper": 5088,
-}
-SPEC_1_SHOT_INDEX = {
-    "bottle": 91, "cable": 4, "capsule": 175, "carpet": 244, "grid": 2, "hazelnut": 10, "leather": 9, "metal_nut": 98,
-    "pill": 174, "screw": 274, "tile": 164, "toothbrush": 54, "transistor": 0, "wood": 191, "zipper": 125,
+
+# The datasets as released: (train, test) images per class (MVTec AD 3,629 / 1,725; MVTec 3D-AD 2,656 / 1,197); the
+# ids of the authors' 1-shot lists (fix_few_path/<dataset>/fix_1-shot.txt); the training indices that the spec
+# (Appendix A) maps them to.
+RELEASED = {
+    "mvtec": {
+        "counts": {
+            "bottle": (209, 83), "cable": (224, 150), "capsule": (219, 132), "carpet": (280, 117), "grid": (264, 78),
+            "hazelnut": (391, 110), "leather": (245, 124), "metal_nut": (220, 115), "pill": (267, 167),
+            "screw": (320, 160), "tile": (230, 117), "toothbrush": (60, 42), "transistor": (213, 100),
+            "wood": (247, 79), "zipper": (240, 151),
+        },
+        "ids": {
+            "bottle": 91, "cable": 296, "capsule": 841, "carpet": 1261, "grid": 1416, "hazelnut": 1766,
+            "leather": 2266, "metal_nut": 2724, "pill": 3135, "screw": 3669, "tile": 4039, "toothbrush": 4276,
+            "transistor": 4324, "wood": 4828, "zipper": 5088,
+        },
+        "index": {
+            "bottle": 91, "cable": 4, "capsule": 175, "carpet": 244, "grid": 2, "hazelnut": 10, "leather": 9,
+            "metal_nut": 98, "pill": 174, "screw": 274, "tile": 164, "toothbrush": 54, "transistor": 0, "wood": 191,
+            "zipper": 125,
+        },
+        "totals": (3629, 1725),
+    },
+    "mvtec3D": {
+        "counts": {
+            "bagel": (244, 110), "cable_gland": (223, 108), "carrot": (286, 159), "cookie": (210, 131),
+            "dowel": (288, 130), "foam": (236, 100), "peach": (361, 132), "potato": (300, 114), "rope": (298, 101),
+            "tire": (210, 112),
+        },
+        "ids": {
+            "bagel": 72, "tire": 3728, "dowel": 1518, "foam": 2103, "cable_gland": 446, "carrot": 687, "potato": 2777,
+            "rope": 3157, "cookie": 1228, "peach": 2298,
+        },
+        "index": {
+            "bagel": 72, "cable_gland": 92, "carrot": 2, "cookie": 98, "dowel": 47, "foam": 214, "peach": 73,
+            "potato": 59, "rope": 25, "tire": 197,
+        },
+        "totals": (2656, 1197),
+    },
 }
 
 
-def test_the_published_mvtec_list_maps_to_the_indices_in_the_spec(tmp_path: Path) -> None:
-    root = tmp_path / "mvtec"
-    assert sum(t for t, _ in MVTEC_AD_COUNTS.values()) == 3629 and sum(t for _, t in MVTEC_AD_COUNTS.values()) == 1725
-    for category, (train, test) in MVTEC_AD_COUNTS.items():  # empty files: only names and counts matter here
-        for split, count in (("train/good", train), ("test/good", test)):
-            (root / category / split).mkdir(parents=True)
+@pytest.mark.parametrize("prefix", ["mvtec", "mvtec3D"])
+def test_the_published_lists_map_to_the_indices_in_the_spec(tmp_path: Path, prefix: str) -> None:
+    released, root = RELEASED[prefix], tmp_path / prefix
+    rgb = "/rgb" if prefix == "mvtec3D" else ""
+    assert tuple(map(sum, zip(*released["counts"].values()))) == released["totals"]
+    for category, (train, test) in released["counts"].items():  # empty files: only names and counts matter here
+        for folder, count in ((f"train/good{rgb}", train), (f"test/good{rgb}", test)):
+            (root / category / folder).mkdir(parents=True)
             for i in range(count):
-                (root / category / split / f"{i:03d}.png").touch()
-    lines = [f"mvtec/{c}/train/good/mvtec_{i:06d}.bmp" for c, i in OFFICIAL_1_SHOT.items()]
-    chosen = load(write_list(tmp_path / "fix_few_path" / "mvtec", 1, lines), MVTecAD(str(root)), shots=1)
-    assert {c: chosen.references[c] for c in SPEC_1_SHOT_INDEX} == {
-        c: [f"{c}/train/good/{i:03d}.png"] for c, i in SPEC_1_SHOT_INDEX.items()
-    }
+                (root / category / folder / f"{i:03d}.png").touch()
+    lines = [f"{prefix}/{c}/train/good/{prefix}_{i:06d}.bmp" for c, i in released["ids"].items()]
+    source = MVTecAD(str(root)) if prefix == "mvtec" else MVTec3D(str(root))
+    chosen = load(write_list(tmp_path / "fix_few_path" / prefix, 1, lines), source, shots=1)
+    assert chosen.references == {c: [f"{c}/train/good{rgb}/{i:03d}.png"] for c, i in sorted(released["index"].items())}
