@@ -133,7 +133,9 @@ class FewShotDataModule(pl.LightningDataModule):
             self._reference_sets[key] = chosen
         return self._reference_sets[key]
 
-    def reference_images(self, stage: EvalStage, index: int = 0, model_input: ModelInput | None = None) -> dict[str, Tensor]:
+    def reference_images(
+        self, stage: EvalStage, index: int = 0, model_input: ModelInput | None = None
+    ) -> dict[str, Tensor]:
         """(K, 3, H, W) reference tensors per category, preprocessed like the queries; prompt files' tensors are
         the input of the model (``model_input``, default this datamodule's size and CLIP's normalisation)."""
         chosen = self.reference_set(stage, index)

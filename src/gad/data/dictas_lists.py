@@ -113,7 +113,9 @@ def read_fix_list(path: Path, lines: list[str], samples: pd.DataFrame, dataset: 
             image = mapper.by_running_index(RUNNING_INDEX[prefix], cls, category, int(match["id"]), where)
         else:
             if match["stem"] is None:
-                raise ReferenceSelectionError(f"{where}: a {prefix} name embeds the original stem ({prefix}_<stem>_<id>).")
+                raise ReferenceSelectionError(
+                    f"{where}: a {prefix} name embeds the original stem ({prefix}_<stem>_<id>)."
+                )
             image = mapper.by_stem(category, match["stem"], where)
         chosen.setdefault(category, []).append(relative_path(image, root))
         origins.setdefault(category, []).append(where)

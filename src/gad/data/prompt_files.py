@@ -23,7 +23,9 @@ from gad.data.references import ReferenceSelectionError, ReferenceSet, binary_ki
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 PROMPT_SUFFIXES = frozenset({".pt", ".pth"})
-PROMPT_HELP = "an InCTRL prompt file: a list of K CLIP-normalised 3xSxS tensors (or a Kx3xSxS tensor) saved by torch.save"
+PROMPT_HELP = (
+    "an InCTRL prompt file: a list of K CLIP-normalised 3xSxS tensors (or a Kx3xSxS tensor) saved by torch.save"
+)
 
 
 @dataclass(frozen=True)

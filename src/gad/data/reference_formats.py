@@ -36,7 +36,9 @@ def accepted(shots: int) -> str:
     )
 
 
-def load_references(manifest: str | Path, samples: pd.DataFrame, dataset: str, root: str | Path, shots: int) -> ReferenceSet:
+def load_references(
+    manifest: str | Path, samples: pd.DataFrame, dataset: str, root: str | Path, shots: int
+) -> ReferenceSet:
     """The K references per category of ``samples`` that ``manifest`` names, in any accepted format."""
     path = Path(manifest)
     if path.is_dir():
