@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from gad.data.references import ReferenceSelectionError, draw_references, load_references, normal_pool
+from gad.data.reference_formats import load_references
+from gad.data.references import ReferenceSelectionError, draw_references, normal_pool
 from gad.data.sources import QuickstartData
 
 
@@ -50,7 +51,7 @@ def test_too_many_shots_is_a_clear_error(samples, quickstart_root) -> None:
 def test_manifest_round_trip(samples, quickstart_root, tmp_path) -> None:
     drawn = draw_references(samples, "quickstart", quickstart_root, shots=2, seed=5)
     path = drawn.save(tmp_path / "refs.json")
-    assert json.loads(path.read_text())["version"] == 1
+    assert json.loads(path.read_text())["version"] == 2
     loaded = load_references(path, samples, "quickstart", quickstart_root, shots=2)
     assert loaded.references == drawn.references
     assert loaded.paths("coins")[0].is_file()
@@ -85,5 +86,5 @@ def test_bad_manifests(samples, quickstart_root, tmp_path, content, match) -> No
 def test_missing_manifest_and_missing_k_file(samples, quickstart_root, tmp_path) -> None:
     with pytest.raises(ReferenceSelectionError, match="does not exist"):
         load_references(tmp_path / "nope.json", samples, "quickstart", quickstart_root, shots=2)
-    with pytest.raises(ReferenceSelectionError, match="no k4.json or k4.txt"):
+    with pytest.raises(ReferenceSelectionError, match="expected k4.json or k4.txt.*fix_4-shot.txt.*<category>.pt"):
         load_references(tmp_path, samples, "quickstart", quickstart_root, shots=4)

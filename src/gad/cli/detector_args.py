@@ -8,6 +8,7 @@ from pathlib import Path
 from jsonargparse import ArgumentParser, Namespace
 
 from gad.cli.runs import latest_run, run_checkpoint
+from gad.data.prompt_files import prompt_file_for
 from gad.data.references import ReferenceSelectionError, ReferenceSet
 from gad.errors import ConfigError
 from gad.inference import Detector
@@ -20,7 +21,8 @@ def add_detector_arguments(parser: ArgumentParser) -> None:
     parser.add_argument("--run", type=str | None, default=None, help="a run folder (its best checkpoint)")
     parser.add_argument(
         "--references", nargs="+", required=True,
-        help="normal reference images: files, folders, globs, or one references manifest (.json) of a run",
+        help="normal reference images: files, folders, globs, one references manifest (.json) of a run, or an "
+        "InCTRL prompt file (<category>.pt) or folder of them",
     )
     parser.add_argument(
         "--category", type=str | None, default=None,
@@ -54,7 +56,8 @@ def detector_from_args(args: Namespace, command: str) -> tuple[Detector, Path]:
     if args.threshold is not None and args.calibration:
         raise ConfigError("Give either --threshold or --calibration (with --fpr), not both.")
     references, category = _references(args.references, args.category)
-    references = expand_paths(references, "--references")  # bad paths fail before the model is built
+    if not isinstance(references, Path):  # bad paths fail before the model is built
+        references = expand_paths(references, "--references")
     checkpoint = checkpoint_of(args, command)
     detector = Detector.from_checkpoint(
         checkpoint, device=args.device, batch_size=args.batch_size, allow_mixed_sizes=args.allow_mixed_sizes,
@@ -69,8 +72,13 @@ def detector_from_args(args: Namespace, command: str) -> tuple[Detector, Path]:
     return detector, checkpoint
 
 
-def _references(specs: list[str], category: str | None) -> tuple[list[str], str]:
-    """Image specs and category; a single ``.json`` is a references manifest written by gad test/predict."""
+def _references(specs: list[str], category: str | None) -> tuple[list[str] | Path, str]:
+    """Image specs and category, or an InCTRL prompt file (a ``.pt`` file, named by its category, or its
+    ``<category>.pt`` in a folder); a single ``.json`` is a references manifest written by gad test/predict."""
+    if len(specs) == 1 and not specs[0].endswith(".json"):
+        prompts = prompt_file_for(specs[0], category or Path(specs[0]).stem)
+        if prompts is not None:
+            return prompts, category or prompts.stem
     if len(specs) != 1 or not specs[0].endswith(".json"):
         return specs, category or DEFAULT_CATEGORY
     manifest = ReferenceSet.read(specs[0])
@@ -81,4 +89,6 @@ def _references(specs: list[str], category: str | None) -> tuple[list[str], str]
             f"--references {specs[0]}: pass --category, one of {sorted(manifest.references)}"
             + (f" ({category!r} is not among them)." if category else ".")
         )
+    if category in manifest.prompt_files:
+        return Path(manifest.prompt_files[category]), category
     return [str(p) for p in manifest.paths(category)], category

@@ -14,7 +14,9 @@ from torch.utils.data import DataLoader
 from gad.data.batch import collate_batch
 from gad.data.dataset import AnomalyDataset, PipelineDataset, TrainingPipeline
 from gad.data.preprocessing import Preprocessing
-from gad.data.references import ReferenceSet, draw_references, load_references
+from gad.data.prompt_files import ModelInput, load_prompts
+from gad.data.reference_formats import load_references
+from gad.data.references import ReferenceSet, draw_references
 from gad.data.sources import SampleSource
 from gad.errors import ConfigError
 
@@ -35,8 +37,10 @@ class FewShotDataModule(pl.LightningDataModule):
             so model selection never looks at the target.
         shots: K, normal reference images per category (``gad test --shots K``).
         seed: which draw of references (deterministic per seed, dataset, category and K).
-        references: a manifest (file or folder of per-K lists) to use instead of drawing for the target, or a
-            mapping from target dataset name to its manifest.
+        references: references to use instead of drawing for the target, or a mapping from target dataset name
+            to them: a gad manifest (``.json``/``.txt``, or a folder of ``k{K}`` lists), a DictAS
+            ``fix_few_path/<dataset>`` folder or ``fix_{K}-shot.txt``, or an InCTRL ``fs_samples/<dataset>/<K>``
+            folder of ``<category>.pt`` prompt files (see ``gad.data.reference_formats``).
         batch_size: training batch size.
         eval_batch_size: validation/test/predict batch size (default ``batch_size``).
         num_workers: data-loading processes.
@@ -136,11 +140,18 @@ class FewShotDataModule(pl.LightningDataModule):
             self._reference_sets[key] = chosen
         return self._reference_sets[key]
 
-    def reference_images(self, stage: EvalStage, index: int = 0) -> dict[str, Tensor]:
-        """(K, 3, H, W) reference tensors per category, preprocessed like the queries."""
+    def reference_images(
+        self, stage: EvalStage, index: int = 0, model_input: ModelInput | None = None
+    ) -> dict[str, Tensor]:
+        """(K, 3, H, W) reference tensors per category, preprocessed like the queries; prompt files' tensors are
+        the input of the model (``model_input``, default the preprocessing size and CLIP's normalisation)."""
         chosen = self.reference_set(stage, index)
+        model_input = model_input or ModelInput(self.model_preprocessing().image_size)
         images: dict[str, Tensor] = {}
         for category in chosen.references:
+            if category in chosen.prompt_files:
+                images[category] = load_prompts(chosen.prompt_files[category], model_input, chosen.shots)
+                continue
             rows = pd.DataFrame(
                 {"path": [str(p) for p in chosen.paths(category)], "category": category, "label": 0,
                  "defect": "good", "mask_path": None}

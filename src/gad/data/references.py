@@ -2,7 +2,7 @@
 
 The choice changes the numbers, so it is data, not code: drawn deterministically from (seed, dataset, category, K),
 written as a manifest next to the run's outputs, and readable back so a run can be repeated exactly or use
-published lists.
+published lists (``gad.data.reference_formats`` reads every accepted format).
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ import pandas as pd
 
 from gad.errors import GadError
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
+# Leading bytes of files that are not text: torch.save's zip archive and a raw pickle stream.
+BINARY_SIGNATURES = {b"PK\x03\x04": "a PyTorch file (torch.save zip archive)", b"\x80": "a pickle file"}
 
 
 class ReferenceSelectionError(GadError, ValueError):
@@ -26,7 +28,13 @@ class ReferenceSelectionError(GadError, ValueError):
 
 @dataclass
 class ReferenceSet:
-    """K normal training images per category, as paths relative to the dataset root."""
+    """K normal references per category: paths relative to the dataset root, or the K image tensors of an
+    InCTRL prompt file (``prompt_files[category]``; ``references`` then names them ``<file>[i]``).
+
+    ``source`` is what was read (``sampled`` for a draw); ``origins`` says, per category and reference, where it
+    came from in a published list (``<file>:<line>: <entry>``) or prompt file, so that a run records the official
+    entries beside the files they were mapped to.
+    """
 
     dataset: str
     root: str
@@ -34,8 +42,15 @@ class ReferenceSet:
     seed: int | None
     references: dict[str, list[str]] = field(default_factory=dict)
     source: str = "sampled"
+    origins: dict[str, list[str]] = field(default_factory=dict)
+    prompt_files: dict[str, str] = field(default_factory=dict)
 
     def paths(self, category: str) -> list[Path]:
+        if category in self.prompt_files:
+            raise ReferenceSelectionError(
+                f"The references of {self.dataset}/{category} are the tensors of {self.prompt_files[category]}, "
+                "not image files."
+            )
         return [Path(self.root) / rel for rel in self.references[category]]
 
     @classmethod
@@ -44,7 +59,7 @@ class ReferenceSet:
         path = Path(path)
         if not path.is_file():
             raise ReferenceSelectionError(f"Reference manifest {path} does not exist.")
-        fields = _read_manifest_json(path)
+        fields = read_manifest_json(path)
         try:
             return cls(**fields)
         except TypeError as err:
@@ -77,67 +92,20 @@ def draw_references(samples: pd.DataFrame, dataset: str, root: str | Path, shots
             )
         rng = np.random.default_rng([seed, zlib.crc32(dataset.encode()), zlib.crc32(category.encode()), shots])
         picks = rng.choice(len(pool), size=shots, replace=False)
-        chosen[category] = [_relative(pool[i], root) for i in picks]
+        chosen[category] = [relative_path(pool[i], root) for i in picks]
     return ReferenceSet(dataset=dataset, root=str(root), shots=shots, seed=seed, references=chosen)
 
 
-def load_references(manifest: str | Path, samples: pd.DataFrame, dataset: str, root: str | Path, shots: int) -> ReferenceSet:
-    """Read references from a manifest: a ``.json`` written by gad, a ``.txt`` list of image paths (one per line,
-    relative to the dataset root or absolute), or a folder holding ``k{shots}.json`` / ``k{shots}.txt``."""
-    path = _manifest_file(Path(manifest), shots)
-    if path.suffix == ".json":
-        listed = _read_manifest_json(path).get("references")
-        if not isinstance(listed, dict):
-            raise ReferenceSelectionError(f"Manifest {path} is not a gad references file (no 'references' mapping).")
-    else:
-        listed = _group_by_category(path, samples, root)
-    chosen: dict[str, list[str]] = {}
-    for category in sorted(samples["category"].unique()):
-        entries = listed.get(category)
-        if entries is None:
-            raise ReferenceSelectionError(f"Manifest {path} lists no references for category {category!r} of {dataset}.")
-        pool = {_relative(p, root) for p in normal_pool(samples, category)}
-        rel = [_relative(Path(root) / e if not Path(e).is_absolute() else e, root) for e in entries]
-        outside = [e for e in rel if e not in pool]
-        if outside:
-            raise ReferenceSelectionError(
-                f"Manifest {path}: {outside[:3]} are not normal training images of {dataset}/{category} under {root}."
-            )
-        if len(rel) != shots or len(set(rel)) != shots:
-            raise ReferenceSelectionError(
-                f"Manifest {path} gives {len(rel)} references ({len(set(rel))} distinct) for {category!r}; "
-                f"--shots {shots} needs {shots} distinct images."
-            )
-        chosen[category] = rel
-    return ReferenceSet(dataset, str(root), shots, None, chosen, source=str(path))
+def check_count(path: Path, category: str, chosen: list[str], shots: int) -> None:
+    """Exactly K distinct references for a category, or an error naming the list."""
+    if len(chosen) != shots or len(set(chosen)) != shots:
+        raise ReferenceSelectionError(
+            f"Manifest {path} gives {len(chosen)} references ({len(set(chosen))} distinct) for {category!r}; "
+            f"--shots {shots} needs {shots} distinct images."
+        )
 
 
-def _manifest_file(manifest: Path, shots: int) -> Path:
-    if manifest.is_dir():
-        for name in (f"k{shots}.json", f"k{shots}.txt"):
-            if (manifest / name).is_file():
-                return manifest / name
-        raise ReferenceSelectionError(f"Reference folder {manifest} has no k{shots}.json or k{shots}.txt for --shots {shots}.")
-    if not manifest.is_file():
-        raise ReferenceSelectionError(f"Reference manifest {manifest} does not exist.")
-    return manifest
-
-
-def _group_by_category(path: Path, samples: pd.DataFrame, root: str | Path) -> dict[str, list[str]]:
-    category_of = {_relative(p, root): c for p, c in zip(samples["path"], samples["category"])}
-    grouped: dict[str, list[str]] = {}
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        entry = line.strip()
-        if not entry or entry.startswith("#"):
-            continue
-        rel = _relative(Path(root) / entry if not Path(entry).is_absolute() else entry, root)
-        if rel not in category_of:
-            raise ReferenceSelectionError(f"{path}:{number}: {entry} is not an image of the dataset under {root}.")
-        grouped.setdefault(category_of[rel], []).append(rel)
-    return grouped
-
-
-def _relative(path: str | Path, root: str | Path) -> str:
+def relative_path(path: str | Path, root: str | Path) -> str:
     path, root = Path(path).resolve(), Path(root).resolve()
     try:
         return path.relative_to(root).as_posix()
@@ -145,10 +113,28 @@ def _relative(path: str | Path, root: str | Path) -> str:
         return path.as_posix()
 
 
-def _read_manifest_json(path: Path) -> dict:
+def binary_kind(path: Path) -> str | None:
+    """What a PyTorch or pickle file is, from its first bytes; ``None`` for other files."""
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    return next((what for magic, what in BINARY_SIGNATURES.items() if head.startswith(magic)), None)
+
+
+def read_text(path: Path, expected: str) -> str:
+    """A text file's content; a binary file (e.g. a ``.pt`` given for a list) is one error naming both."""
+    kind = binary_kind(path)
+    if kind is None:
+        try:
+            return path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            kind = "a binary file"
+    raise ReferenceSelectionError(f"{path} is {kind}, not text; expected {expected}.")
+
+
+def read_manifest_json(path: Path) -> dict:
     """The fields of a JSON manifest (its ``version`` checked and removed), or an error naming the file."""
     try:
-        fields = json.loads(path.read_text())
+        fields = json.loads(read_text(path, "a gad references manifest (.json)"))
     except json.JSONDecodeError as err:
         raise ReferenceSelectionError(f"Manifest {path} is not a gad references file ({err}).") from err
     if not isinstance(fields, dict):

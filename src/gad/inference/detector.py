@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 
 from gad.data.dataset import to_tensors
 from gad.data.preprocessing import Preprocessing
+from gad.data.prompt_files import ModelInput, load_prompts, prompt_file_for
 from gad.errors import GadError
 from gad.inference.checkpoint import load_module
 from gad.inference.inputs import Images, InputImage, check_sizes, load_images
@@ -112,15 +113,24 @@ class Detector:
     # ----- references and threshold ------------------------------------------------------------------------
     def set_references(self, images: Images, category: str = DEFAULT_CATEGORY) -> Detector:
         """Encode K normal images of one product (replacing any earlier ones); ``category`` names it in the text
-        prompts (e.g. ``bottle``), which methods with a text score use."""
-        loaded = load_images(images, "references")
-        size = None if self.allow_mixed_sizes else check_sizes(loaded, None, "references")
+        prompts (e.g. ``bottle``), which methods with a text score use.
+
+        ``images`` may also be an InCTRL prompt file (``fs_samples/<dataset>/<K>/<category>.pt``) or its folder
+        (then ``<category>.pt`` is used): its tensors are the model's input already, used as they are."""
+        prompts = prompt_file_for(images, category)
+        if prompts is not None:
+            batch = load_prompts(prompts, ModelInput.of(self.module.backbone))
+            names, size, files = [f"{prompts}[{i}]" for i in range(len(batch))], None, set()
+        else:
+            loaded = load_images(images, "references")
+            size = None if self.allow_mixed_sizes else check_sizes(loaded, None, "references")
+            batch = torch.stack([self._tensor(image.pixels) for image in loaded])
+            names, files = [i.name for i in loaded], _files(loaded)
         with torch.no_grad():
-            batch = torch.stack([self._tensor(image.pixels) for image in loaded]).to(self.device)
             self.module.model.clear_references()
-            self.module.model.set_references(category, batch)
-        self.category, self.reference_names, self._reference_size = category, [i.name for i in loaded], size
-        self._reference_files = _files(loaded)
+            self.module.model.set_references(category, batch.to(self.device))
+        self.category, self.reference_names, self._reference_size = category, names, size
+        self._reference_files = files
         return self
 
     def calibrate(self, normal_images: Images, fpr: float = 0.01, progress: bool = False) -> Threshold:

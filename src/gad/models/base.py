@@ -12,6 +12,7 @@ from lightning.pytorch.utilities import rank_zero_info
 from gad.data.batch import Batch
 from gad.data.datamodule import EvalStage, FewShotDataModule
 from gad.data.preprocessing import Preprocessing, ResizeRule
+from gad.data.prompt_files import ModelInput
 from gad.errors import ConfigError
 from gad.metrics.anomaly_metrics import MEAN, AnomalyMetrics, MetricSettings, nanmean
 from gad.models.components.clip_backbone import ClipBackbone
@@ -103,7 +104,8 @@ class FewShotAnomalyModule(pl.LightningModule):
         if self._dataset_index == index:
             return
         self.model.clear_references()
-        for category, images in self.trainer.datamodule.reference_images(self._stage, index).items():
+        model_input = ModelInput.of(self.backbone)
+        for category, images in self.trainer.datamodule.reference_images(self._stage, index, model_input).items():
             self.model.set_references(category, images.to(self.device))
         self._dataset_index = index
 
