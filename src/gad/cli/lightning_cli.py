@@ -15,6 +15,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveCon
 from lightning.pytorch.utilities import rank_zero_info
 
 from gad.callbacks import PredictionWriter, ResultsWriter
+from gad.cli.config_checks import check_accelerator, check_config_files, config_files
 from gad.cli.runs import CONFIG_NAME, latest_run, new_output_dir, run_checkpoint, run_of_checkpoint, runs_root
 from gad.data.datamodule import FewShotDataModule
 from gad.metrics.anomaly_metrics import MetricSettings
@@ -108,6 +109,7 @@ class GadCLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand]
+        check_accelerator(config.trainer.get("accelerator"), config.trainer.get("devices"))
         if config.get("shots") is not None:
             config.data.init_args.shots = config.shots
         out_dir = self._output_dir(config)
@@ -216,6 +218,7 @@ def _option_value(argv: list[str], option: str) -> str | None:
 def run_lightning(argv: list[str]) -> GadCLI:
     """One ``fit|validate|test|predict`` command in this process; its wandb run is closed when it returns."""
     argv = resolve_run_arguments(argv)
+    check_config_files(config_files(argv))
     # DDP launches the other processes with sys.argv: give them the resolved arguments too.
     sys.argv = [sys.argv[0], *argv]
     cli = GadCLI()
