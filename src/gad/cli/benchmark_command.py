@@ -13,7 +13,6 @@ and ``benchmark.json``. The sweep is the only mode so far; other modes (e.g. spe
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from gad.cli.lightning_cli import run_lightning
 from gad.cli.output_paths import check_writable
 from gad.cli.runs import latest_run, runs_root
 from gad.errors import ConfigError
-from gad.reporting import sweep_markdown
+from gad.reporting import strict_json, sweep_markdown
 
 
 def _parser() -> ArgumentParser:
@@ -94,6 +93,6 @@ def write_sweep(records: pd.DataFrame, folder: Path, context: dict) -> Path:
     records.to_csv(folder / "benchmark.csv", index=False)
     markdown = sweep_markdown(records)
     (folder / "benchmark.md").write_text(markdown)
-    (folder / "benchmark.json").write_text(json.dumps({**context, "results": records.to_dict("records")}, indent=2) + "\n")
+    (folder / "benchmark.json").write_text(strict_json({**context, "results": records.to_dict("records")}))
     Console(width=None if Console().is_terminal else 160).print(Markdown(sweep_markdown(records, per_category=False)))
     return folder

@@ -19,6 +19,7 @@ from gad.cli.config_checks import check_accelerator, check_config_files, config_
 from gad.cli.runs import CONFIG_NAME, latest_run, new_output_dir, run_checkpoint, run_of_checkpoint, runs_root
 from gad.data.datamodule import FewShotDataModule
 from gad.metrics.anomaly_metrics import MetricSettings
+from gad.metrics.undefined import UndefinedMetricsError, undefined_lines
 from gad.models.base import FewShotAnomalyModule
 from gad.tracking import RunIdentity, has_api_key, log_config
 
@@ -84,6 +85,12 @@ class GadCLI(LightningCLI):
             "--run", type=str | None, default=None,
             help="A run folder to evaluate: its config.yaml and best checkpoint (default for "
             "validate/test/predict without --config: the most recent run).",
+        )
+        parser.add_argument(
+            "--allow_undefined_metrics", type=bool, default=False,
+            help="validate/test: exit 0 even when a metric is undefined for some category (a test set with only "
+            "normal or only anomalous images, or empty masks); by default that is an error, after the results "
+            "are written.",
         )
         parser.add_class_arguments(MetricSettings, "metrics")
         parser.add_lightning_class_args(ResultsWriter, "results")
@@ -223,7 +230,22 @@ def run_lightning(argv: list[str]) -> GadCLI:
     sys.argv = [sys.argv[0], *argv]
     cli = GadCLI()
     _finish_wandb()
+    refuse_undefined_metrics(cli)
     return cli
+
+
+def refuse_undefined_metrics(cli: GadCLI) -> None:
+    """After validate/test: undefined metrics (listed with the table) end the command with an error, unless
+    ``--allow_undefined_metrics``: a mean over the remaining categories must not pass for the whole test set."""
+    if cli.subcommand not in ("validate", "test") or cli.config[cli.subcommand].get("allow_undefined_metrics"):
+        return
+    lines = undefined_lines(getattr(cli.model, "undefined_by_dataset", {}))
+    if lines:
+        more = f" (and {len(lines) - 1} more, listed above and in results.json)" if len(lines) > 1 else ""
+        raise UndefinedMetricsError(
+            f"{lines[0]}{more}. Results are written to {cli.trainer.default_root_dir}; pass "
+            "--allow_undefined_metrics true to accept undefined metrics."
+        )
 
 
 def _finish_wandb() -> None:
