@@ -127,3 +127,17 @@ def test_gad_test_fails_on_undefined_metrics_unless_allowed(
     saved = strict_load(newest.read_text())
     assert saved["results"]["normals"]["gravel"]["image_auroc"] is None
     assert saved["undefined"]["normals"]["gravel"]["image_auroc"] == "no anomalous test image (6 normal)"
+
+
+def test_benchmark_json_is_strict(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from gad.cli.benchmark_command import write_sweep
+
+    records = pd.DataFrame([
+        {"dataset": "d", "category": "a", "shots": 1, "seed": 0, "metric": "image_auroc", "value": math.nan},
+        {"dataset": "d", "category": "mean", "shots": 1, "seed": 0, "metric": "image_auroc", "value": 0.75},
+    ])
+    write_sweep(records, tmp_path, {"shots": [1], "seeds": [0]})
+    saved = strict_load((tmp_path / "benchmark.json").read_text())
+    assert [row["value"] for row in saved["results"]] == [None, 0.75]
