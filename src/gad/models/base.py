@@ -29,9 +29,9 @@ class FewShotAnomalyModule(pl.LightningModule):
     Before each evaluation it takes the K references per category from the datamodule, encodes them once and
     writes their manifest into the run folder; each batch is scored per category; metrics are computed per
     category of each evaluated dataset and kept in ``self.results_by_dataset`` and, flat, in ``self.results``
-    (``self.results["mean"]`` is the mean over datasets; why any is undefined in ``self.undefined_by_dataset``), as ``self.metric_settings`` say (the CLI's
-    ``--metrics.*``). Pretrained frozen CLIP weights are left out of checkpoints (they are
-    rebuilt from the config); randomly initialised ones are kept.
+    (``self.results["mean"]`` is the mean over datasets; why any is undefined in ``self.undefined_by_dataset``),
+    as ``self.metric_settings`` say (the CLI's ``--metrics.*``). Pretrained frozen CLIP weights are left out of
+    checkpoints (they are rebuilt from the config); randomly initialised ones are kept.
     """
 
     model: FewShotModel
