@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from gad.cli import main
-from gad.cli.config_checks import check_accelerator
+from gad.cli.config_checks import check_accelerator, check_config_files
 from gad.cli.output_paths import check_writable
 from gad.errors import ConfigError
 from gad.inference.inputs import ImageInputError, load_images
@@ -211,3 +211,9 @@ def test_benchmark_checks_target_configs_before_testing(tmp_path: Path, monkeypa
     line = run_gad(monkeypatch, "benchmark", "--run", str(tmp_path / "run"), "--shots", "1", "--seeds", "0",
                    "--targets", str(QUICKSTART), str(bad))
     assert line.startswith(f"gad benchmark: error: --config {bad}: invalid YAML at line 2, column 1")
+
+
+def test_inline_config_is_left_to_jsonargparse() -> None:
+    check_config_files(["{trainer: {max_epochs: 1}}"])
+    with pytest.raises(ConfigError, match="no such file"):
+        check_config_files(["trainer.yaml"])

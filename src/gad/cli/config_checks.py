@@ -26,8 +26,11 @@ def config_files(argv: list[str]) -> list[str]:
 
 
 def check_config_files(paths: list[str]) -> None:
-    """Each config file exists and is a YAML mapping; a syntax error names the file, its line and column."""
+    """Each config file exists and is a YAML mapping; a syntax error names the file, its line and column.
+    Settings given inline (``--config '{trainer: {max_epochs: 1}}'``, which jsonargparse accepts) are left to it."""
     for name in paths:
+        if name.lstrip().startswith("{") or "\n" in name:
+            continue
         path = Path(name)
         if not path.is_file():
             raise ConfigError(f"--config {name}: no such file.")
