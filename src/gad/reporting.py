@@ -6,6 +6,7 @@ import csv
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -41,14 +42,33 @@ def markdown_table(results: dict[str, dict[str, float]], title: str = "") -> str
     return "\n".join(lines) + "\n"
 
 
-def write_results(by_dataset: dict[str, dict[str, dict[str, float]]], folder: str | Path, context: dict) -> list[Path]:
-    """``results.json`` (with the run context), ``results.csv`` (a row per dataset and category) and ``results.md``
+def strict_json(content: Any) -> str:
+    """Indented JSON that every reader accepts: undefined (NaN or infinite) values become ``null``."""
+    return json.dumps(_finite_or_none(content), indent=2, allow_nan=False) + "\n"
+
+
+def _finite_or_none(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite_or_none(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_none(item) for item in value]
+    return value
+
+
+def write_results(
+    by_dataset: dict[str, dict[str, dict[str, float]]], folder: str | Path, context: dict,
+    undefined: dict[str, dict[str, dict[str, str]]] | None = None,
+) -> list[Path]:
+    """``results.json`` (strict JSON with the run context; undefined values are ``null`` and ``undefined`` says
+    why, per dataset, category and metric), ``results.csv`` (a row per dataset and category) and ``results.md``
     (a table per dataset, plus the mean over datasets when there are several) in ``folder``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     names = metric_names({f"{d}/{c}": row for d, table in by_dataset.items() for c, row in table.items()})
     json_path, csv_path, md_path = folder / "results.json", folder / "results.csv", folder / "results.md"
-    json_path.write_text(json.dumps({**context, "results": by_dataset}, indent=2, allow_nan=True) + "\n")
+    json_path.write_text(strict_json({**context, "results": by_dataset, "undefined": undefined or {}}))
     with csv_path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["dataset", "category", *names])

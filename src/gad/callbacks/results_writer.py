@@ -14,6 +14,7 @@ from rich.markdown import Markdown
 from gad.callbacks.extreme_images import ExtremeImages
 from gad.data.batch import Batch
 from gad.data.datamodule import FewShotDataModule
+from gad.metrics.undefined import undefined_lines
 from gad.models.base import FewShotAnomalyModule
 from gad.models.components.few_shot import AnomalyPrediction
 from gad.reporting import results_markdown, write_results
@@ -81,7 +82,7 @@ class ResultsWriter(pl.Callback):
                 "references": {c.dataset: c.source for c in chosen},
             }
         context["title"] = " · ".join(f"{k} {context[k]}" for k in ("model", "shots", "seed") if k in context)
-        paths = write_results(pl_module.results_by_dataset, folder, context)
+        paths = write_results(pl_module.results_by_dataset, folder, context, pl_module.undefined_by_dataset)
         overlays = self.extremes.overlays()
         self.extremes.clear()
         if self.save_overlays:
@@ -90,6 +91,8 @@ class ResultsWriter(pl.Callback):
         log_evaluation(trainer, stage, pl_module.results_by_dataset, overlays, paths + manifests, folder)
         console = Console(width=None if Console().is_terminal else 160)
         console.print(Markdown(results_markdown(pl_module.results_by_dataset, context["title"])))
+        for line in undefined_lines(pl_module.undefined_by_dataset):
+            console.print(f"gad: {line} (shown as -, null in results.json)", soft_wrap=True, markup=False)
         console.print(f"gad: results written to {folder}", soft_wrap=True)
 
 

@@ -13,7 +13,6 @@ and ``benchmark.json``. The sweep is the only mode so far; other modes (e.g. spe
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from pathlib import Path
 
@@ -22,11 +21,13 @@ from jsonargparse import ArgumentParser
 from rich.console import Console
 from rich.markdown import Markdown
 
+from gad.cli.config_checks import check_config_files
 from gad.cli.errors import one_line_errors
 from gad.cli.lightning_cli import run_lightning
+from gad.cli.output_paths import check_writable
 from gad.cli.runs import latest_run, runs_root
 from gad.errors import ConfigError
-from gad.reporting import sweep_markdown
+from gad.reporting import strict_json, sweep_markdown
 
 
 def _parser() -> ArgumentParser:
@@ -54,9 +55,14 @@ def run_sweep(run: str | None, shots: list[int], seeds: list[int], targets: list
     """Every (target, shots, seed) test; the long table of their results; the combined tables. Returns the folder."""
     if not shots or not seeds:
         raise ConfigError("gad benchmark needs at least one value in --shots and in --seeds")
+    check_config_files(targets)
+    if min(shots) < 1:
+        raise ConfigError(f"--shots: every number of references must be at least 1, got {shots}")
     given_model = any(a.split("=")[0] in ("-c", "--config", "--ckpt_path") for a in test_args)
     if run is None and not given_model:
         run = str(latest_run()[0])  # once: a fit finishing during the sweep must not change the run under test
+    # the tables go under the run (else the runs folder): refused now rather than after every test has run
+    check_writable(Path(run) / "benchmark" if run else runs_root(), "--run" if run else "runs folder", "folder")
     records: list[dict] = []
     tests: list[dict] = []
     run_folder: Path | None = Path(run) if run else None
@@ -87,6 +93,6 @@ def write_sweep(records: pd.DataFrame, folder: Path, context: dict) -> Path:
     records.to_csv(folder / "benchmark.csv", index=False)
     markdown = sweep_markdown(records)
     (folder / "benchmark.md").write_text(markdown)
-    (folder / "benchmark.json").write_text(json.dumps({**context, "results": records.to_dict("records")}, indent=2) + "\n")
+    (folder / "benchmark.json").write_text(strict_json({**context, "results": records.to_dict("records")}))
     Console(width=None if Console().is_terminal else 160).print(Markdown(sweep_markdown(records, per_category=False)))
     return folder

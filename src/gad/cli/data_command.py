@@ -114,6 +114,13 @@ def _check(args) -> None:
     if report.resized_masks:
         print(f"{report.resized_masks} masks differ in size from their images (same aspect ratio): they are resized "
               "with nearest neighbour when read.")
+    if report.soft_masks:
+        shares = sorted(report.soft_masks.items(), key=lambda item: -item[1])
+        print(f"{len(shares)} masks are not binary (anti-aliased or blurred): between "
+              f"{shares[-1][1]:.1%} and {shares[0][1]:.1%} of their non-zero pixels lie between 0 and full scale. "
+              "They are binarised at half of full scale (>= 128 for 8 bits); the most affected:")
+        for path, share in shares[:5]:
+            print(f"  {path}: {share:.1%} intermediate values")
     if report.problems:
         print(f"{len(report.problems)} problems:")
         for problem in report.problems[:50]:

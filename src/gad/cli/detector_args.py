@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from jsonargparse import ArgumentParser, Namespace
@@ -14,6 +16,9 @@ from gad.errors import ConfigError
 from gad.inference import Detector
 from gad.inference.detector import DEFAULT_CATEGORY
 from gad.inference.inputs import expand_paths
+from gad.inference.threshold import check_fpr
+
+DEFAULT_FPR = 0.01
 
 
 def add_detector_arguments(parser: ArgumentParser) -> None:
@@ -33,7 +38,10 @@ def add_detector_arguments(parser: ArgumentParser) -> None:
         "--calibration", nargs="+", default=None,
         help="held-out normal images (not the references) to choose the threshold from, at --fpr",
     )
-    parser.add_argument("--fpr", type=float, default=0.01, help="share of normal images flagged by the chosen threshold")
+    parser.add_argument(
+        "--fpr", type=float | None, default=None,
+        help=f"share of the --calibration normals flagged by the chosen threshold (default {DEFAULT_FPR})",
+    )
     parser.add_argument("--allow_mixed_sizes", type=bool, default=False, help="accept images of different sizes")
     parser.add_argument("--device", type=str | None, default=None, help="default: cuda if available, else cpu")
     parser.add_argument("--batch_size", type=int, default=8)
@@ -51,25 +59,52 @@ def checkpoint_of(args: Namespace, command: str) -> Path:
     return checkpoint
 
 
-def detector_from_args(args: Namespace, command: str) -> tuple[Detector, Path]:
-    """The detector of the arguments, its references set and its threshold chosen; and its checkpoint."""
+@dataclass(frozen=True)
+class DetectorRequest:
+    """What the arguments ask for, every path and value checked, nothing loaded yet."""
+
+    checkpoint: Path
+    references: list[Path] | Path
+    category: str
+    calibration: list[Path] | None
+    fpr: float
+
+
+def check_detector_arguments(args: Namespace, command: str) -> DetectorRequest:
+    """Refuse contradictory or impossible arguments before the model is loaded or any image is scored."""
     if args.threshold is not None and args.calibration:
         raise ConfigError("Give either --threshold or --calibration (with --fpr), not both.")
+    if args.threshold is not None and not math.isfinite(args.threshold):
+        raise ConfigError(f"--threshold must be a finite score, got {args.threshold}.")
+    if args.fpr is not None and not args.calibration:
+        raise ConfigError(
+            "--fpr is the share of the --calibration images to flag: give held-out normal images with "
+            "--calibration, or a fixed --threshold instead."
+        )
+    fpr = DEFAULT_FPR if args.fpr is None else args.fpr
+    check_fpr(fpr, "--fpr")
+    if args.batch_size < 1:
+        raise ConfigError(f"--batch_size must be at least 1, got {args.batch_size}.")
     references, category = _references(args.references, args.category)
-    if not isinstance(references, Path):  # bad paths fail before the model is built
+    if not isinstance(references, Path):  # an InCTRL prompt file is used as it is
         references = expand_paths(references, "--references")
-    checkpoint = checkpoint_of(args, command)
+    calibration = expand_paths(args.calibration, "--calibration") if args.calibration else None
+    return DetectorRequest(checkpoint_of(args, command), references, category, calibration, fpr)
+
+
+def load_detector(args: Namespace, request: DetectorRequest, command: str) -> Detector:
+    """The detector of checked arguments, its references set and its threshold chosen."""
     detector = Detector.from_checkpoint(
-        checkpoint, device=args.device, batch_size=args.batch_size, allow_mixed_sizes=args.allow_mixed_sizes,
+        request.checkpoint, device=args.device, batch_size=args.batch_size, allow_mixed_sizes=args.allow_mixed_sizes,
     )
-    detector.set_references(references, category)
+    detector.set_references(request.references, request.category)
     if args.threshold is not None:
         detector.set_threshold(args.threshold)
-    elif args.calibration:
-        chosen = detector.calibrate(expand_paths(args.calibration, "--calibration"), args.fpr, progress=args.progress)
-        print(f"gad {command}: threshold {chosen.value:.6g} flags at most {args.fpr:.3g} of {chosen.normals} "
+    elif request.calibration:
+        chosen = detector.calibrate(request.calibration, request.fpr, progress=args.progress)
+        print(f"gad {command}: threshold {chosen.value:.6g} flags at most {request.fpr:.3g} of {chosen.normals} "
               "held-out normal images", file=sys.stderr)
-    return detector, checkpoint
+    return detector
 
 
 def _references(specs: list[str], category: str | None) -> tuple[list[str] | Path, str]:

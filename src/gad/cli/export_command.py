@@ -5,11 +5,11 @@
 
 from __future__ import annotations
 
-
 from jsonargparse import ArgumentParser
 
-from gad.cli.detector_args import add_detector_arguments, detector_from_args
+from gad.cli.detector_args import add_detector_arguments, check_detector_arguments, load_detector
 from gad.cli.errors import one_line_errors
+from gad.cli.output_paths import check_writable
 from gad.inference.onnx_export import export_onnx
 
 
@@ -25,8 +25,10 @@ def _parser() -> ArgumentParser:
 def export_main(argv: list[str]) -> None:
     args = _parser().parse_args(argv)
     with one_line_errors("gad export"):
-        detector, checkpoint = detector_from_args(args, "export")
-        result = export_onnx(detector, args.output, args.verify, args.external_data, {"checkpoint": str(checkpoint)})
+        request = check_detector_arguments(args, "export")
+        check_writable(args.output, "--output", "file")
+        detector = load_detector(args, request, "export")
+        result = export_onnx(detector, args.output, args.verify, args.external_data, {"checkpoint": str(request.checkpoint)})
     verified = result.metadata.get("verification")
     check = f"; onnxruntime matches torch within {verified['max_abs_difference']}" if verified else ""
     print(f"gad export: {result.onnx_path} and {result.metadata_path.name} written{check}")

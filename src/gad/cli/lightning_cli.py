@@ -15,10 +15,12 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveCon
 from lightning.pytorch.utilities import rank_zero_info
 
 from gad.callbacks import PredictionWriter, ResultsWriter
+from gad.cli.config_checks import check_accelerator, check_config_files, config_files
 from gad.cli.runs import CONFIG_NAME, latest_run, new_output_dir, run_checkpoint, run_of_checkpoint, runs_root
 from gad.data.datamodule import FewShotDataModule
 from gad.errors import ConfigError
 from gad.metrics.anomaly_metrics import MetricSettings
+from gad.metrics.undefined import UndefinedMetricsError, undefined_lines
 from gad.models.base import FewShotAnomalyModule
 from gad.models.checkpoint_file import checkpoint_class
 from gad.tracking import RunIdentity, has_api_key, log_config
@@ -87,6 +89,12 @@ class GadCLI(LightningCLI):
             help="A run folder to evaluate: its config.yaml and best checkpoint (default for "
             "validate/test/predict without --config: the most recent run).",
         )
+        parser.add_argument(
+            "--allow_undefined_metrics", type=bool, default=False,
+            help="validate/test: exit 0 even when a metric is undefined for some category (a test set with only "
+            "normal or only anomalous images, or empty masks); by default that is an error, after the results "
+            "are written.",
+        )
         parser.add_class_arguments(MetricSettings, "metrics")
         parser.add_lightning_class_args(ResultsWriter, "results")
 
@@ -115,6 +123,7 @@ class GadCLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand]
+        check_accelerator(config.trainer.get("accelerator"), config.trainer.get("devices"))
         if config.get("shots") is not None:
             config.data.init_args.shots = config.shots
         out_dir = self._output_dir(config)
@@ -252,12 +261,29 @@ def _option_value(argv: list[str], option: str) -> str | None:
 
 def run_lightning(argv: list[str]) -> GadCLI:
     """One ``fit|validate|test|predict`` command in this process; its wandb run is closed when it returns."""
-    argv = model_from_checkpoint(resolve_run_arguments(argv))
+    argv = resolve_run_arguments(argv)
+    check_config_files(config_files(argv))
+    argv = model_from_checkpoint(argv)
     # DDP launches the other processes with sys.argv: give them the resolved arguments too.
     sys.argv = [sys.argv[0], *argv]
     cli = GadCLI()
     _finish_wandb()
+    refuse_undefined_metrics(cli)
     return cli
+
+
+def refuse_undefined_metrics(cli: GadCLI) -> None:
+    """After validate/test: undefined metrics (listed with the table) end the command with an error, unless
+    ``--allow_undefined_metrics``: a mean over the remaining categories must not pass for the whole test set."""
+    if cli.subcommand not in ("validate", "test") or cli.config[cli.subcommand].get("allow_undefined_metrics"):
+        return
+    lines = undefined_lines(getattr(cli.model, "undefined_by_dataset", {}))
+    if lines:
+        more = f" (and {len(lines) - 1} more, listed above and in results.json)" if len(lines) > 1 else ""
+        raise UndefinedMetricsError(
+            f"{lines[0]}{more}. Results are written to {cli.trainer.default_root_dir}; pass "
+            "--allow_undefined_metrics true to accept undefined metrics."
+        )
 
 
 def _finish_wandb() -> None:

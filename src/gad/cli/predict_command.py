@@ -13,8 +13,9 @@ from pathlib import Path
 
 from jsonargparse import ArgumentParser
 
-from gad.cli.detector_args import add_detector_arguments, detector_from_args
+from gad.cli.detector_args import add_detector_arguments, check_detector_arguments, load_detector
 from gad.cli.errors import one_line_errors
+from gad.cli.output_paths import check_writable
 from gad.cli.runs import new_output_dir, run_of_checkpoint
 from gad.inference.inputs import expand_paths
 from gad.inference.outputs import write_predictions
@@ -44,12 +45,14 @@ def predict_main(argv: list[str]) -> None:
     args = _parser().parse_args(argv)
     with one_line_errors("gad predict"):
         images = expand_paths(args.images, FOLDER_MODE_OPTION)
-        detector, checkpoint = detector_from_args(args, "predict")
+        request = check_detector_arguments(args, "predict")
         output = Path(args.output) if args.output else new_output_dir(
-            run_of_checkpoint(checkpoint) / "predict", detector.category or "images"
+            run_of_checkpoint(request.checkpoint) / "predict", request.category
         )
+        check_writable(output, "--output", "folder")
+        detector = load_detector(args, request, "predict")
         files = write_predictions(
-            detector, images, output, args.map_format, args.progress, context={"checkpoint": str(checkpoint)}
+            detector, images, output, args.map_format, args.progress, context={"checkpoint": str(request.checkpoint)}
         )
     flagged = sum(bool(row.get("anomalous")) for row in files.rows)
     decision = f", {flagged} above the threshold" if detector.threshold else ""

@@ -62,6 +62,8 @@ class FewShotDataModule(pl.LightningDataModule):
         train_pipeline: TrainingPipeline | None = None,
     ) -> None:
         super().__init__()
+        if shots < 1:  # checked here, before training starts, not when the first validation draws references
+            raise ConfigError(f"data.shots (--shots) must be at least 1 normal reference per category, got {shots}")
         self.auxiliary = auxiliary
         self.targets = list(target) if isinstance(target, list) else [target]
         self.validation = validation or auxiliary

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset, Sampler
 
-from gad.data.images import read_mask, read_rgb
+from gad.data.images import read_mask_file, read_rgb
 from gad.data.preprocessing import Preprocessing
 from gad.errors import ConfigError
 
@@ -40,6 +40,7 @@ class AnomalyDataset(Dataset):
         self.with_masks = with_masks
         self.preprocessing = preprocessing
         self.resized_masks = 0
+        self.warned_soft_masks = False
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -50,7 +51,7 @@ class AnomalyDataset(Dataset):
         mask = None
         if self.with_masks:
             has_mask = isinstance(row["mask_path"], str)
-            mask = read_mask(row["mask_path"]) if has_mask else np.zeros(image.shape[:2], dtype=np.uint8)
+            mask = self._read_mask(row["mask_path"]) if has_mask else np.zeros(image.shape[:2], dtype=np.uint8)
             if mask.shape != image.shape[:2]:
                 mask = self._resized_mask(mask, image, row)
         tensor, mask_tensor = to_tensors(self.preprocessing, image, mask)
@@ -63,6 +64,19 @@ class AnomalyDataset(Dataset):
             "path": row["path"],
             "index": index,
         }
+
+    def _read_mask(self, path: str) -> np.ndarray:
+        """The binary mask; the first soft (anti-aliased) one of this dataset is warned about."""
+        mask = read_mask_file(path)
+        if mask.soft_share > 0 and not self.warned_soft_masks:
+            self.warned_soft_masks = True
+            warnings.warn(
+                f"Soft masks: {path} has {mask.soft_share:.0%} of its non-zero pixels between 0 and full scale "
+                f"(anti-aliased or blurred edges); masks are binarised at half of full scale (>= {mask.threshold:g}), "
+                "not at > 0. Warned once per dataset; `gad data check` lists every such mask.",
+                stacklevel=2,
+            )
+        return mask.binary
 
     def _resized_mask(self, mask: np.ndarray, image: np.ndarray, row: pd.Series) -> np.ndarray:
         """A mask of another size but the same aspect ratio, resized (nearest) with a warning; else an error."""

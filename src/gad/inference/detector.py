@@ -18,7 +18,7 @@ from gad.data.prompt_files import ModelInput, load_prompts, prompt_file_for
 from gad.errors import GadError
 from gad.inference.checkpoint import load_module
 from gad.inference.inputs import Images, InputImage, check_sizes, load_images
-from gad.inference.threshold import Threshold, threshold_at_fpr
+from gad.inference.threshold import Threshold, check_fpr, threshold_at_fpr
 from gad.models.base import FewShotAnomalyModule
 from gad.overlay import heatmap_overlay
 
@@ -136,6 +136,7 @@ class Detector:
     def calibrate(self, normal_images: Images, fpr: float = 0.01, progress: bool = False) -> Threshold:
         """Choose and keep the threshold that flags at most ``fpr`` of held-out normal images (not the
         references), see ``threshold_at_fpr``."""
+        check_fpr(fpr)
         normals = load_images(normal_images, "calibration images")
         overlap = sorted(str(path) for path in self._reference_files & _files(normals))
         if overlap:

@@ -132,6 +132,11 @@ def _to_uint8(image: Image.Image | np.ndarray | Tensor, name: str) -> np.ndarray
     if array.dtype != np.uint8:
         if not np.issubdtype(array.dtype, np.floating):
             raise ImageInputError(f"{name}: expected uint8 or float values in [0, 1], got dtype {array.dtype}.")
+        bad = int(np.count_nonzero(~np.isfinite(array)))
+        if bad:  # NaN compares false with everything, so the range check below would let it through
+            raise ImageInputError(
+                f"{name}: {bad} of {array.size} values are NaN or infinite; float images must hold finite values in [0, 1]."
+            )
         low, high = float(array.min()), float(array.max())
         if low < 0 or high > 1:
             raise ImageInputError(

@@ -15,6 +15,7 @@ from torchmetrics import Metric
 from gad.errors import ConfigError
 from gad.metrics.curves import aupro_cflow, aupro_exact, bin_scores, binary_metrics, cflow_histogram, histogram
 from gad.metrics.regions import overlap_weights
+from gad.metrics.undefined import EvaluationCounts, undefined_reasons
 
 MEAN = "mean"
 AuproMode = Literal["exact", "cflow200"]
@@ -57,7 +58,8 @@ class AnomalyMetrics(Metric):
 
     Image metrics: AUROC, AP and F1-max of the image scores. Pixel metrics (when every update brings masks):
     AUROC, AP, F1-max and AUPRO over all pixels of the category. A metric that is undefined (one class only) is
-    NaN and left out of the mean. Each sample carries its index in the evaluated dataset: samples seen twice (the
+    NaN and left out of the mean; ``compute`` says why in ``self.undefined`` ({category: {metric: reason}}). Each
+    sample carries its index in the evaluated dataset: samples seen twice (the
     padding of a distributed sampler) count once, and all processes together give the numbers of one process.
     """
 
@@ -70,6 +72,7 @@ class AnomalyMetrics(Metric):
         for name in ("index", "category", "score", "label", "anomaly_map", "mask"):
             self.add_state(name, default=[], dist_reduce_fx="cat")
         self._seen = 0
+        self.undefined: dict[str, dict[str, str]] = {}
 
     def update(
         self, category: Tensor, score: Tensor, label: Tensor, anomaly_map: Tensor | None = None,
@@ -113,16 +116,23 @@ class AnomalyMetrics(Metric):
         rows = _first_of_each(index)  # positions in dataset order, each sample once
         with_pixels = _count(self.anomaly_map) == len(index) > 0
         results: dict[str, dict[str, float]] = {}
+        self.undefined = {}
         for number, name in enumerate(self.categories):
             selected = rows[category[rows] == number]
             if len(selected) == 0:
                 continue
             binning = bin_scores(score[selected], None)
-            hist = histogram(binning.index, binning.count, label[selected] > 0)
+            anomalous = label[selected] > 0
+            hist = histogram(binning.index, binning.count, anomalous)
             row = {f"image_{k}": v for k, v in binary_metrics(hist).items()}
+            counts = EvaluationCounts(int((~anomalous).sum()), int(anomalous.sum()))
             if with_pixels:
-                row |= self._pixel_metrics(_take(self.anomaly_map, selected), _take(self.mask, selected))
+                masks = _take(self.mask, selected)
+                row |= self._pixel_metrics(_take(self.anomaly_map, selected), masks)
+                counts = EvaluationCounts(counts.normal_images, counts.anomalous_images, int(masks.sum()), masks.numel())
             results[name] = row
+            if reasons := undefined_reasons(row, counts):
+                self.undefined[name] = reasons
         if results:
             keys = next(iter(results.values())).keys()
             results[MEAN] = {k: nanmean([r[k] for r in results.values()]) for k in keys}

@@ -31,9 +31,9 @@ class FewShotAnomalyModule(pl.LightningModule):
     Before each evaluation it takes the K references per category from the datamodule, encodes them once and
     writes their manifest into the run folder; each batch is scored per category; metrics are computed per
     category of each evaluated dataset and kept in ``self.results_by_dataset`` and, flat, in ``self.results``
-    (``self.results["mean"]`` is the mean over datasets), as ``self.metric_settings`` say (the CLI's
-    ``--metrics.*``). Pretrained frozen CLIP weights are left out of checkpoints (they are
-    rebuilt from the config); randomly initialised ones are kept.
+    (``self.results["mean"]`` is the mean over datasets; why any is undefined in ``self.undefined_by_dataset``),
+    as ``self.metric_settings`` say (the CLI's ``--metrics.*``). Pretrained frozen CLIP weights are left out of
+    checkpoints (they are rebuilt from the config); randomly initialised ones are kept.
 
     Each method says how images become its input (``preprocessing``, default ``default_resize`` at the backbone's
     size); it is kept in the hyperparameters as a plain dict, so every checkpoint carries it, and handed to the
@@ -48,6 +48,7 @@ class FewShotAnomalyModule(pl.LightningModule):
         self.metrics: torch.nn.ModuleList | None = None
         self.results: dict[str, dict[str, float]] = {}
         self.results_by_dataset: dict[str, dict[str, dict[str, float]]] = {}
+        self.undefined_by_dataset: dict[str, dict[str, dict[str, str]]] = {}
         self.metric_settings = MetricSettings()
 
     @property
@@ -142,6 +143,7 @@ class FewShotAnomalyModule(pl.LightningModule):
         ``{prefix}/{dataset}/{category}/{metric}``; keep them in ``results_by_dataset`` and ``results``."""
         assert self.metrics is not None
         self.results_by_dataset = {name: m.compute() for name, m in zip(self.dataset_names, self.metrics)}
+        self.undefined_by_dataset = {name: m.undefined for name, m in zip(self.dataset_names, self.metrics) if m.undefined}
         self.results = flatten_results(self.results_by_dataset)
         for key, row in prefixed_results(self.results_by_dataset).items():
             for name, value in row.items():

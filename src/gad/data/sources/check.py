@@ -8,6 +8,7 @@ import pandas as pd
 from PIL import Image
 from tqdm.auto import tqdm
 
+from gad.data.images import ImageReadError, read_mask_file
 from gad.data.sources.base import SampleSource
 
 
@@ -19,6 +20,7 @@ class CheckReport:
     counts: pd.DataFrame
     problems: list[str] = field(default_factory=list)
     resized_masks: int = 0
+    soft_masks: dict[str, float] = field(default_factory=dict)  # path: share of intermediate values (MaskFile)
 
     def table(self) -> str:
         return self.counts.to_string()
@@ -46,18 +48,19 @@ def count_table(samples: pd.DataFrame) -> pd.DataFrame:
 
 
 def check_source(source: SampleSource, open_files: bool = True, progress: bool = True) -> CheckReport:
-    """Read the samples table (layout errors raise) and, with ``open_files``, open every image and mask header:
-    unreadable files are problems; masks of another size than their image are counted (they are resized with
-    nearest neighbour when read, or refused if their aspect ratio differs)."""
+    """Read the samples table (layout errors raise) and, with ``open_files``, open every image header and read
+    every mask: unreadable files and empty (all-zero) masks of anomalous images are problems; soft masks (values
+    between 0 and full scale) are listed with the share of such values; masks of another size than their image
+    are counted (they are resized with nearest neighbour when read, or refused if their aspect ratio differs)."""
     samples = source.samples()
     report = CheckReport(source.name, count_table(samples))
     if not open_files:
         return report
-    rows = list(samples[["path", "mask_path"]].drop_duplicates("path").itertuples(index=False))
-    for path, mask_path in tqdm(rows, desc=f"checking {source.name}", disable=not progress, unit="file", leave=False):
+    rows = list(samples[["path", "mask_path", "label"]].drop_duplicates("path").itertuples(index=False))
+    for path, mask_path, label in tqdm(rows, desc=f"checking {source.name}", disable=not progress, unit="file", leave=False):
         size = _size(path, report)
         if isinstance(mask_path, str):
-            mask_size = _size(mask_path, report)
+            mask_size = _check_mask(mask_path, path, int(label), report)
             if size and mask_size and size != mask_size:
                 if abs(size[0] / size[1] - mask_size[0] / mask_size[1]) > 0.01:
                     report.problems.append(f"mask {mask_path} is {mask_size[0]}x{mask_size[1]} but image {path} is "
@@ -65,6 +68,21 @@ def check_source(source: SampleSource, open_files: bool = True, progress: bool =
                 else:
                     report.resized_masks += 1
     return report
+
+
+def _check_mask(mask_path: str, path: str, label: int, report: CheckReport) -> tuple[int, int] | None:
+    """The mask's (width, height), after noting what is wrong or unusual with it."""
+    try:
+        mask = read_mask_file(mask_path)
+    except ImageReadError as err:
+        report.problems.append(f"cannot read {mask_path}: {err.__cause__ or err}")
+        return None
+    if label == 1 and not mask.binary.any():
+        report.problems.append(f"mask {mask_path} of anomalous image {path} is empty (all zero): no pixel of it "
+                               "would count as anomalous")
+    if mask.soft_share > 0:
+        report.soft_masks[mask_path] = mask.soft_share
+    return mask.values.shape[1], mask.values.shape[0]
 
 
 def _size(path: str, report: CheckReport) -> tuple[int, int] | None:

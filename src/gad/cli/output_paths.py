@@ -1,0 +1,30 @@
+"""Outputs checked before any work: a command must not load a model and score images only to fail at writing."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from gad.errors import ConfigError
+
+
+def check_writable(path: str | Path, option: str, kind: Literal["folder", "file"]) -> None:
+    """Refuse an output ``path`` (a folder to create or fill, or a file to write) that cannot be written: a folder
+    that is a file (or a file that is a folder), a path under a regular file, or a place without write permission.
+    Creates nothing."""
+    path = Path(path)
+    if path.exists() and path.is_dir() != (kind == "folder"):
+        expected = "a folder" if kind == "folder" else "a file name"
+        raise ConfigError(f"{option} {path}: expected {expected}, but it is an existing {_what(path)}.")
+    folder = path if kind == "folder" else path.parent
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    if not existing.is_dir():
+        raise ConfigError(f"{option} {path}: {existing} is a {_what(existing)}, so no folder can be created under it.")
+    target = path if path.exists() else existing
+    if not os.access(target, os.W_OK | (os.X_OK if target.is_dir() else 0)):
+        raise ConfigError(f"{option} {path}: {target} is not writable.")
+
+
+def _what(path: Path) -> str:
+    return "folder" if path.is_dir() else "file"
