@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -13,6 +13,9 @@ from torch.utils.data import Dataset, Sampler
 
 from gad.errors import ConfigError
 from gad.data.images import ResizeToTensor, read_mask, read_rgb
+
+if TYPE_CHECKING:
+    from gad.data.synthesis import PerlinAnomalySynthesizer
 
 
 class AnomalyDataset(Dataset):
@@ -82,6 +85,10 @@ class TrainingPipeline(ABC):
     """True for methods trained with real labelled anomalies (InCTRL): they get every auxiliary image, test split
     included; False (DictAS, self-supervised): only the normal training images."""
 
+    synthesizer: PerlinAnomalySynthesizer | None = None
+    """The anomaly synthesis of self-supervised training, if any: ``gad fit`` validates on it when the auxiliary
+    set has no test split (``gad.data.synthetic_validation``)."""
+
     def batch_sampler(self, batch_size: int) -> Sampler[list[int]] | None:
         """A custom batch composition (e.g. balanced normal/anomalous batches); ``None`` = shuffled batches."""
         return None
@@ -91,6 +98,10 @@ class TrainingPipeline(ABC):
         self.samples = samples.reset_index(drop=True)
         self.image_size = image_size
         self.center_crop = center_crop
+
+    def item_count(self) -> int:
+        """How many items there are (one per row, unless a pipeline builds several from a row)."""
+        return len(self.samples)
 
     @abstractmethod
     def item(self, index: int) -> dict[str, Any]:
@@ -104,8 +115,8 @@ class PipelineDataset(Dataset):
         self, samples: pd.DataFrame, image_size: int, pipeline: TrainingPipeline, center_crop: bool = False
     ) -> None:
         self.pipeline = pipeline
-        self.length = len(samples)
         pipeline.setup(samples, image_size, center_crop)
+        self.length = pipeline.item_count()
 
     def __len__(self) -> int:
         return self.length

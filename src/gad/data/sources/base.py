@@ -74,8 +74,8 @@ class SampleSource(ABC):
         if missing:
             category, problem = next(iter(missing.items()))
             raise self.layout_error(
-                f"{problem}: {category} has no test split, which an evaluated set needs (a set of normal images "
-                "only serves as an auxiliary training set)"
+                f"{problem}: {category} has no test split, which is needed to evaluate the set or to train on its "
+                "labelled anomalies (a set of normal images only can be the auxiliary set of self-supervised training)"
             )
         return self._samples
 
