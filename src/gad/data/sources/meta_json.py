@@ -106,9 +106,10 @@ class MetaJson(SampleSource):
         return table
 
 
-def write_meta_json(source: SampleSource, path: str | Path) -> Path:
-    """Export a source's samples as a ``meta.json`` with paths relative to its root (for other repositories)."""
-    samples = source.samples(need_test=False)
+def write_meta_json(source: SampleSource, path: str | Path, samples: pd.DataFrame | None = None) -> Path:
+    """Export a source's samples (or ``samples``, rows of its table, e.g. a re-split) as a ``meta.json`` with paths
+    relative to its root (for other repositories, or another split of the same images)."""
+    samples = source.samples(need_test=False) if samples is None else samples
     root = source.root.resolve()
     meta: dict[str, dict[str, list[dict]]] = {"train": {}, "test": {}}
     for row in samples.itertuples(index=False):
