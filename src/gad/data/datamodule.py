@@ -80,7 +80,8 @@ class FewShotDataModule(pl.LightningDataModule):
         self._reference_sets: dict[tuple[str, str], ReferenceSet] = {}
 
     def prepare_data(self) -> None:
-        for source in {id(s): s for s in (self.auxiliary, self._validation, *self.targets) if s is not None}.values():
+        sources = [s for s in (self.auxiliary, self._validation, *self.targets) if s is not None]
+        for source in {id(s): s for s in sources}.values():
             source.prepare()
 
     @property
@@ -88,7 +89,9 @@ class FewShotDataModule(pl.LightningDataModule):
         """The set validated: the configured one, else the auxiliary set, or its synthetic proxy if it has no
         test split (decided once, on first use)."""
         if self._validation is None:
-            self._validation = validation_source(self.auxiliary, self.train_pipeline, self.validation_holdout, self.seed)
+            self._validation = validation_source(
+                self.auxiliary, self.train_pipeline, self.validation_holdout, self.seed
+            )
         return self._validation
 
     def sources(self, stage: EvalStage) -> list[SampleSource]:

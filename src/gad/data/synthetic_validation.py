@@ -22,7 +22,7 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch.utils.data import Dataset
 
 from gad.data.dataset import AnomalyDataset, TrainingPipeline
-from gad.data.sources.base import SampleSource
+from gad.data.sources.base import SAMPLE_COLUMNS, SampleSource, sample_row
 from gad.data.sources.splits import split_normals
 from gad.data.synthesis import PerlinAnomalySynthesizer
 from gad.errors import ConfigError
@@ -73,13 +73,13 @@ class SyntheticValidation(SampleSource):
                 )
             rng = np.random.default_rng([self.seed, zlib.crc32(str(category).encode())])
             anomalous = set(rng.permutation(len(held))[: len(held) // 2].tolist())
-            rows += [{**group.iloc[0].to_dict(), "path": p, "split": "train"} for p in keep]
+            rows += [sample_row(p, category, "train", 0, "good", None) for p in keep]
             rows += [
-                {**group.iloc[0].to_dict(), "path": p, "split": "test", "label": int(i in anomalous),
-                 "defect": SYNTHETIC_DEFECT if i in anomalous else "good"}
+                sample_row(p, category, "test", 1, SYNTHETIC_DEFECT, None) if i in anomalous
+                else sample_row(p, category, "test", 0, "good", None)
                 for i, p in enumerate(sorted(held))
             ]
-        return pd.DataFrame(rows, columns=table.columns)
+        return pd.DataFrame(rows, columns=list(SAMPLE_COLUMNS))
 
     def without_held_out(self, rows: pd.DataFrame) -> pd.DataFrame:
         """``rows`` of the auxiliary set less the held-out images (so that validation never sees a trained image)."""
@@ -98,7 +98,7 @@ class SyntheticValidation(SampleSource):
         missing = self.auxiliary.missing_test()
         return (
             f"gad: {self.name} has no test split ({next(iter(missing.values()))}"
-            f"{f' and {len(missing) - 1} more' if len(missing) > 1 else ''}): validating on a proxy, "
+            f"{f' and {len(missing) - 1} more categories' if len(missing) > 1 else ''}): validating on a proxy, "
             f"{len(test)} held-out normal images ({self.holdout:.0%} per category, seed {self.seed}, not trained "
             f"on), {int(test['label'].sum())} of them with synthetic anomalies of the training synthesis"
         )
@@ -117,7 +117,8 @@ class SyntheticAnomalies(Dataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         item = self.plain[index]
         if item["label"]:
-            item["image"], item["mask"] = self.synthesizer.on_tensor(item["image"], np.random.default_rng([self.seed, index]))
+            rng = np.random.default_rng([self.seed, index])
+            item["image"], item["mask"] = self.synthesizer.on_tensor(item["image"], rng)
         return item
 
 

@@ -48,9 +48,10 @@ def count_table(samples: pd.DataFrame) -> pd.DataFrame:
 
 
 def check_source(source: SampleSource, open_files: bool = True, progress: bool = True) -> CheckReport:
-    """Read the samples table (layout errors raise; a missing test split is noted, not raised) and, with ``open_files``, open every image and mask header:
-    unreadable files are problems; masks of another size than their image are counted (they are resized with
-    nearest neighbour when read, or refused if their aspect ratio differs)."""
+    """Read the samples table (layout errors raise; a missing test split is noted, not raised) and, with
+    ``open_files``, open every image and mask header: unreadable files are problems; masks of another size than
+    their image are counted (they are resized with nearest neighbour when read, or refused if their aspect ratio
+    differs)."""
     samples = source.samples(need_test=False)
     report = CheckReport(source.name, count_table(samples), missing_test=source.missing_test())
     if not open_files:
