@@ -130,9 +130,8 @@ def validation_source(
     error naming the missing test split."""
     if not auxiliary.missing_test():
         return auxiliary
-    synthesizer = getattr(pipeline, "synthesizer", None)
-    if synthesizer is None or pipeline is None or pipeline.uses_anomalous_images:
-        auxiliary.samples()  # raises: what is missing, and that an evaluated set needs it
-    proxy = SyntheticValidation(auxiliary, synthesizer, holdout, seed)
+    if pipeline is None or pipeline.synthesizer is None or pipeline.uses_anomalous_images:
+        auxiliary.samples()  # raises: what is missing, and when it is needed
+    proxy = SyntheticValidation(auxiliary, pipeline.synthesizer, holdout, seed)
     rank_zero_info(proxy.summary())
     return proxy
