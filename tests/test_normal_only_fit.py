@@ -54,7 +54,7 @@ def test_fit_on_normal_images_only(
     root = normal_only(quickstart_root, in_tmp / "normal_only", layout)
     if method == "dictas":
         config = [str(CONFIGS / "quickstart.yaml")]
-        fast = ["--trainer.limit_train_batches", "2"]
+        fast = ["--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1"]
         monitored = "best.ckpt"
     else:
         config = [str(CONFIGS / "inctrl_quickstart.yaml")]
@@ -100,7 +100,8 @@ def test_readme_own_folder_example(in_tmp: Path, quickstart_root: Path, monkeypa
         "model": {"init_args": {"sigma": 2.0, "backbone": {
             "model_name": "gad-tiny-vit", "pretrained": None, "layers": [1, 2, 3, 4], "image_size": 112}}},
         "data": {"init_args": {"image_size": 112, "num_workers": 0}},
-        "trainer": {"accelerator": "cpu", "max_epochs": 1, "limit_train_batches": 2, "logger": False},
+        "trainer": {"accelerator": "cpu", "max_epochs": 1, "limit_train_batches": 2, "limit_val_batches": 1,
+                    "logger": False},
     }))
     run_gad(monkeypatch, "fit", "--config", str(CONFIGS / "dictas_folder.yaml"), "--config", str(tiny))
     (run,) = (in_tmp / "runs").iterdir()
