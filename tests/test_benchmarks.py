@@ -89,3 +89,20 @@ def test_inctrl_inference_training_and_data(capsys: pytest.CaptureFixture[str]) 
     assert [row[1] for row in rows(output, "inference")] == ["K=2: set_references (once per category)", "K=2, batch 1"]
     assert len(rows(output, "train")) == 2 and len(rows(output, "data")) == 1
     assert not rows(output, "lookup")  # InCTRL has no dictionary lookup
+
+
+def test_inctrl_synthetic_benchmark_never_tests_on_a_trained_defect(quickstart_root: Path, tmp_path: Path) -> None:
+    """The real-anomaly arm trains on half A of the auxiliary test images; both arms are tested on half B."""
+    from gad.data.sources import MetaJson
+
+    benchmark = load("inctrl_synthetic")
+    train_meta, eval_meta = benchmark.split_meta(quickstart_root, tmp_path, seed=0)
+    train = MetaJson(str(quickstart_root), meta=str(train_meta)).samples()
+    evaluated = MetaJson(str(quickstart_root), meta=str(eval_meta)).samples()
+    tested = evaluated[evaluated["split"] == "test"]
+    assert set(train["category"]) == set(tested["category"]) == {"brick", "grass", "coffee"}
+    assert not set(tested["path"]) & set(train["path"])
+    assert (train.loc[train["split"] == "test", "label"] == 1).all()  # A's anomalies: the labelled ones
+    per_category = train[train["label"] == 1].groupby("category").size().tolist()
+    assert per_category == [6, 6, 6] and tested.groupby(["category", "label"]).size().tolist() == [3, 6] * 3
+    assert set(evaluated.loc[evaluated["split"] == "train", "path"]) < set(train.loc[train["split"] == "train", "path"])
