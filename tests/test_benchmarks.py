@@ -99,3 +99,20 @@ def test_preprocessing_benchmark_prints_both_paths(capsys: pytest.CaptureFixture
     assert sum("new (PIL)" in line for line in lines) == sum("old (cv2)" in line for line in lines) == len(benchmark.CASES)
     differences = [float(line.split()[-1]) for line in lines if "old (cv2)" in line]
     assert all(d > 0 for d in differences)  # the two paths really differ
+
+
+def test_inctrl_synthetic_benchmark_never_tests_on_a_trained_defect(quickstart_root: Path, tmp_path: Path) -> None:
+    """The real-anomaly arm trains on half A of the auxiliary test images; both arms are tested on half B."""
+    from gad.data.sources import MetaJson
+
+    benchmark = load("inctrl_synthetic")
+    train_meta, eval_meta = benchmark.split_meta(quickstart_root, tmp_path, seed=0)
+    train = MetaJson(str(quickstart_root), meta=str(train_meta)).samples()
+    evaluated = MetaJson(str(quickstart_root), meta=str(eval_meta)).samples()
+    tested = evaluated[evaluated["split"] == "test"]
+    assert set(train["category"]) == set(tested["category"]) == {"brick", "grass", "coffee"}
+    assert not set(tested["path"]) & set(train["path"])
+    assert (train.loc[train["split"] == "test", "label"] == 1).all()  # A's anomalies: the labelled ones
+    per_category = train[train["label"] == 1].groupby("category").size().tolist()
+    assert per_category == [6, 6, 6] and tested.groupby(["category", "label"]).size().tolist() == [3, 6] * 3
+    assert set(evaluated.loc[evaluated["split"] == "train", "path"]) < set(train.loc[train["split"] == "train", "path"])

@@ -82,6 +82,7 @@ def test_paper_configs_show_the_paper_settings(
     pipeline = data["train_pipeline"]
     assert pipeline["class_path"] == "gad.models.inctrl.InCTRLTrainingPipeline"
     assert pipeline["init_args"]["steps_per_epoch"] == 100 and pipeline["init_args"]["seed"] == 10
+    assert pipeline["init_args"]["synthetic_anomalies"] is False  # real labelled anomalies, as the paper
     targets = data["target"] if isinstance(data["target"], list) else [data["target"]]
     names = [t["init_args"].get("name") or t["class_path"].rsplit(".", 1)[-1].lower() for t in targets]
     expected = (

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from lightning.pytorch.utilities.data import _update_dataloader
 from lightning.fabric.utilities.data import _replace_dunder_methods
 from torch.utils.data import BatchSampler, DistributedSampler
@@ -110,3 +111,19 @@ def test_lightning_ddp_shards_the_balanced_batches(quickstart_root: Path) -> Non
         seen.append({i for batch in batches for i in batch})
         assert seen[-1] <= set(shard)
     assert len(seen[0] & seen[1]) <= 1  # disjoint shards (DistributedSampler pads one by repeating an index)
+
+
+def test_synthetic_anomalies_from_normal_images_only(samples: pd.DataFrame) -> None:
+    normals = samples[samples["split"] == "train"].reset_index(drop=True)
+    built = pipeline(normals, shots=2, synthetic_anomalies=True, steps_per_epoch=3)
+    n = len(normals)
+    assert built.item_count() == 2 * n and built.item_labels() == [0] * n + [1] * n
+    plain, synthetic = built.item(5), built.item(n + 5)
+    assert (plain["label"], synthetic["label"], synthetic["defect"]) == (0, 1, "synthetic")
+    assert synthetic["path"] == plain["path"] and not torch.equal(synthetic["image"], plain["image"])
+    assert 5 not in built.prompt_rows(n + 5)
+    batches = list(built.batch_sampler(8))
+    assert len(batches) == 3 and all([built.item_labels()[i] for i in batch] == [0] * 4 + [1] * 4 for batch in batches)
+    assert not InCTRLTrainingPipeline(synthetic_anomalies=True).uses_anomalous_images
+    with pytest.raises(ConfigError, match="anomaly_source is used only with synthetic_anomalies"):
+        InCTRLTrainingPipeline(anomaly_source="textures")

@@ -111,6 +111,9 @@ def _check(args) -> None:
     report = check_source(source, open_files=args.open_files, progress=args.progress)
     print(f"gad data check {args.name}: {source.root} ({type(source).__name__}, masks: {source.has_masks})")
     print(report.table())
+    if report.missing_test:
+        print(f"No test split in {', '.join(report.missing_test)} ({next(iter(report.missing_test.values()))}): "
+              "normal images only, usable as an auxiliary (training) set, not as a validation or target set.")
     if report.resized_masks:
         print(f"{report.resized_masks} masks differ in size from their images (same aspect ratio): they are resized "
               "with nearest neighbour when read.")

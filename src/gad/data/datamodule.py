@@ -9,7 +9,7 @@ import lightning.pytorch as pl
 import pandas as pd
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from gad.data.batch import collate_batch
 from gad.data.dataset import AnomalyDataset, PipelineDataset, TrainingPipeline
@@ -18,6 +18,7 @@ from gad.data.prompt_files import ModelInput, load_prompts
 from gad.data.reference_formats import load_references
 from gad.data.references import ReferenceSet, draw_references
 from gad.data.sources import SampleSource
+from gad.data.synthetic_validation import SyntheticValidation, validation_source
 from gad.errors import ConfigError
 
 EvalStage = Literal["validate", "test", "predict"]
@@ -34,7 +35,8 @@ class FewShotDataModule(pl.LightningDataModule):
         target: the set(s) that ``test`` and ``predict`` evaluate (categories unseen in training); a list makes a
             target suite, reported per dataset and per category. Each needs a distinct ``name``.
         validation: the set validated during ``fit`` and by ``validate``; default the auxiliary test split,
-            so model selection never looks at the target.
+            so model selection never looks at the target. An auxiliary set without test split (normal images
+            only) is validated on a synthetic proxy instead (``gad.data.synthetic_validation``).
         shots: K, normal reference images per category (``gad test --shots K``).
         seed: which draw of references (deterministic per seed, dataset, category and K).
         references: references to use instead of drawing for the target, or a mapping from target dataset name
@@ -46,6 +48,8 @@ class FewShotDataModule(pl.LightningDataModule):
         num_workers: data-loading processes.
         train_pipeline: how the method builds training items (e.g. DictAS: synthetic anomalies and an augmented
             support); default plain normal images.
+        validation_holdout: for the synthetic proxy, the share of each category's normal images held out from
+            training (seeded by ``seed``).
     """
 
     def __init__(
@@ -60,13 +64,14 @@ class FewShotDataModule(pl.LightningDataModule):
         eval_batch_size: int | None = None,
         num_workers: int = 0,
         train_pipeline: TrainingPipeline | None = None,
+        validation_holdout: float = 0.2,
     ) -> None:
         super().__init__()
         if shots < 1:  # checked here, before training starts, not when the first validation draws references
             raise ConfigError(f"data.shots (--shots) must be at least 1 normal reference per category, got {shots}")
         self.auxiliary = auxiliary
         self.targets = list(target) if isinstance(target, list) else [target]
-        self.validation = validation or auxiliary
+        self._validation = validation
         self.shots = shots
         self.seed = seed
         self.references = _manifests_by_name(references, self.targets)
@@ -75,6 +80,7 @@ class FewShotDataModule(pl.LightningDataModule):
         self.eval_batch_size = eval_batch_size or batch_size
         self.num_workers = num_workers
         self.train_pipeline = train_pipeline
+        self.validation_holdout = validation_holdout
         self._reference_sets: dict[tuple[str, str], ReferenceSet] = {}
 
     def model_preprocessing(self) -> Preprocessing:
@@ -87,19 +93,32 @@ class FewShotDataModule(pl.LightningDataModule):
         return self.preprocessing
 
     def prepare_data(self) -> None:
-        for source in {id(s): s for s in (self.auxiliary, self.validation, *self.targets)}.values():
+        sources = [s for s in (self.auxiliary, self._validation, *self.targets) if s is not None]
+        for source in {id(s): s for s in sources}.values():
             source.prepare()
+
+    @property
+    def validation(self) -> SampleSource:
+        """The set validated: the configured one, else the auxiliary set, or its synthetic proxy if it has no
+        test split (decided once, on first use)."""
+        if self._validation is None:
+            self._validation = validation_source(
+                self.auxiliary, self.train_pipeline, self.validation_holdout, self.seed
+            )
+        return self._validation
 
     def sources(self, stage: EvalStage) -> list[SampleSource]:
         """The evaluation sets of a stage, in dataloader order."""
         return [self.validation] if stage == "validate" else self.targets
 
     def train_samples(self) -> pd.DataFrame:
-        """Normal training images of the auxiliary set, or all its labelled images for pipelines that want them."""
-        samples = self.auxiliary.samples()
+        """Normal training images of the auxiliary set (less those a synthetic validation holds out), or all its
+        labelled images for pipelines that want them (then its test split is needed)."""
         if self.train_pipeline is not None and self.train_pipeline.uses_anomalous_images:
-            return samples
-        return samples[samples["split"] == "train"]
+            return self.auxiliary.samples()
+        samples = self.auxiliary.samples(need_test=False)
+        train = samples[samples["split"] == "train"]
+        return self.validation.without_held_out(train) if isinstance(self.validation, SyntheticValidation) else train
 
     def eval_samples(self, stage: EvalStage, index: int = 0) -> pd.DataFrame:
         samples = self.sources(stage)[index].samples()
@@ -168,16 +187,17 @@ class FewShotDataModule(pl.LightningDataModule):
         return chosen.save(Path(folder) / f"references_{chosen.dataset}_k{chosen.shots}_{draw}.json")
 
     def _eval_loaders(self, stage: EvalStage) -> list[DataLoader]:
-        return [
-            self._loader(
-                AnomalyDataset(self.eval_samples(stage, i), self.model_preprocessing(), with_masks=source.has_masks),
-                self.eval_batch_size,
-                shuffle=False,
+        loaders = []
+        for i, source in enumerate(self.sources(stage)):
+            dataset: Dataset = AnomalyDataset(
+                self.eval_samples(stage, i), self.model_preprocessing(), with_masks=source.has_masks
             )
-            for i, source in enumerate(self.sources(stage))
-        ]
+            if isinstance(source, SyntheticValidation):
+                dataset = source.dataset(dataset)
+            loaders.append(self._loader(dataset, self.eval_batch_size, shuffle=False))
+        return loaders
 
-    def _loader(self, dataset: AnomalyDataset | PipelineDataset, batch_size: int, shuffle: bool) -> DataLoader:
+    def _loader(self, dataset: Dataset, batch_size: int, shuffle: bool) -> DataLoader:
         return DataLoader(
             dataset,
             batch_size=batch_size,

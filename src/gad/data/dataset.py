@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -16,6 +16,9 @@ from torch.utils.data import Dataset, Sampler
 from gad.data.images import read_mask_file, read_rgb
 from gad.data.preprocessing import Preprocessing
 from gad.errors import ConfigError
+
+if TYPE_CHECKING:
+    from gad.data.synthesis import PerlinAnomalySynthesizer
 
 
 def to_tensors(
@@ -106,6 +109,10 @@ class TrainingPipeline(ABC):
     """True for methods trained with real labelled anomalies (InCTRL): they get every auxiliary image, test split
     included; False (DictAS, self-supervised): only the normal training images."""
 
+    synthesizer: PerlinAnomalySynthesizer | None = None
+    """The anomaly synthesis of self-supervised training, if any: ``gad fit`` validates on it when the auxiliary
+    set has no test split (``gad.data.synthetic_validation``)."""
+
     def batch_sampler(self, batch_size: int) -> Sampler[list[int]] | None:
         """A custom batch composition (e.g. balanced normal/anomalous batches); ``None`` = shuffled batches."""
         return None
@@ -114,6 +121,10 @@ class TrainingPipeline(ABC):
         """Called once with the training table and the model's preprocessing before the first item."""
         self.samples = samples.reset_index(drop=True)
         self.preprocessing = preprocessing
+
+    def item_count(self) -> int:
+        """How many items there are (one per row, unless a pipeline builds several from a row)."""
+        return len(self.samples)
 
     @abstractmethod
     def item(self, index: int) -> dict[str, Any]:
@@ -125,8 +136,8 @@ class PipelineDataset(Dataset):
 
     def __init__(self, samples: pd.DataFrame, preprocessing: Preprocessing, pipeline: TrainingPipeline) -> None:
         self.pipeline = pipeline
-        self.length = len(samples)
         pipeline.setup(samples, preprocessing)
+        self.length = pipeline.item_count()
 
     def __len__(self) -> int:
         return self.length

@@ -23,7 +23,9 @@ from pathlib import Path
 import albumentations as A
 import cv2
 import numpy as np
+import torch
 from PIL import Image, ImageEnhance, ImageOps
+from torch import Tensor
 
 from gad.data.images import IMAGE_SUFFIXES, read_rgb
 from gad.data.sources.base import DataLayoutError
@@ -334,3 +336,23 @@ class PerlinAnomalySynthesizer:
         out = blend(image.astype(np.float32) / 255, texture.astype(np.float32) / 255, mask, beta)
         result = np.clip(np.rint(out * 255), 0, 255).astype(np.uint8)
         return SyntheticAnomaly(image=result, mask=mask, label=bool(mask.any()))
+
+    def anomaly(self, image: np.ndarray, rng: np.random.Generator, attempts: int = 100) -> SyntheticAnomaly:
+        """A synthetic anomaly that has at least one pixel: drawn again while the Perlin region comes out empty
+        (where the anomaly stands for a labelled one, an empty region would be a wrong label)."""
+        for _ in range(attempts):
+            synthetic = self(image, rng)
+            if synthetic.label:
+                return synthetic
+        raise ConfigError(
+            f"{attempts} Perlin regions in a row came out empty (threshold {self.threshold}, scales "
+            f"{list(self.scales)}): lower the threshold"
+        )
+
+    def on_tensor(self, image: Tensor, rng: np.random.Generator) -> tuple[Tensor, Tensor]:
+        """``anomaly`` on a model-ready (3, H, W) [0, 1] tensor: the anomalous tensor and its (1, H, W) mask, at the
+        resolution the model sees."""
+        pixels = image.mul(255).round().clamp(0, 255).byte().permute(1, 2, 0).numpy()
+        synthetic = self.anomaly(pixels, rng)
+        anomalous = torch.from_numpy(synthetic.image).permute(2, 0, 1).float().div_(255.0)
+        return anomalous, torch.from_numpy(synthetic.mask).float().unsqueeze(0)

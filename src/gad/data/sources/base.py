@@ -24,6 +24,10 @@ class SampleSource(ABC):
     ``split`` is ``train`` (normal images only: the pool that references are drawn from) or ``test``;
     ``label`` is 1 for anomalous images; ``mask_path`` is ``None`` where there is no pixel annotation.
 
+    A category may lack its test split (a set of normal images only, usable for training): the reader notes what
+    is missing (``missing_test``) and ``samples()`` raises that, naming the folder or file, unless the caller
+    says it needs the training split only.
+
     Args:
         root: the dataset folder.
         categories: the categories to use, default all found.
@@ -38,6 +42,7 @@ class SampleSource(ABC):
         self.categories = list(categories) if categories else None
         self.name = name or self.default_name
         self._samples: pd.DataFrame | None = None
+        self._missing_test: dict[str, str] = {}
 
     def prepare(self) -> None:
         """Create the data if this reader can (generated sets); readers of downloaded sets do nothing."""
@@ -51,16 +56,37 @@ class SampleSource(ABC):
     def read(self) -> pd.DataFrame:
         """Rows of all categories found under ``root``."""
 
-    def samples(self) -> pd.DataFrame:
-        """The validated table restricted to the chosen categories (read once)."""
+    def samples(self, need_test: bool = True) -> pd.DataFrame:
+        """The validated table restricted to the chosen categories (read once).
+
+        ``need_test``: every chosen category must have its test split (evaluated sets); ``False`` for a set used
+        for training only, which may hold normal images only.
+        """
         if self._samples is None:
             if not self.root.is_dir():
                 raise DataLayoutError(f"{self.name}: data folder {self.root} does not exist. {self.layout_help}")
             if not any(self.root.iterdir()):
                 raise DataLayoutError(f"{self.name}: data folder {self.root} is empty. {self.layout_help}")
+            self._missing_test = {}
             table = self.read()
             self._samples = self._select(table)
+        missing = self.missing_test() if need_test else {}
+        if missing:
+            category, problem = next(iter(missing.items()))
+            raise self.layout_error(
+                f"{problem}: {category} has no test split, which is needed to evaluate the set or to train on its "
+                "labelled anomalies (a set of normal images only can be the auxiliary set of self-supervised training)"
+            )
         return self._samples
+
+    def missing_test(self) -> dict[str, str]:
+        """Chosen categories without a test split, each with what is missing (e.g. ``missing folder .../test``)."""
+        self.samples(need_test=False)
+        return {c: p for c, p in sorted(self._missing_test.items()) if self.categories is None or c in self.categories}
+
+    def note_missing_test(self, category: str, problem: str) -> None:
+        """For ``read``: ``category`` has no test split because of ``problem`` (raised where a test is needed)."""
+        self._missing_test[category] = problem
 
     def _select(self, table: pd.DataFrame) -> pd.DataFrame:
         missing_columns = set(SAMPLE_COLUMNS) - set(table.columns)
@@ -92,7 +118,7 @@ class SampleSource(ABC):
         return DataLayoutError(f"{self.name}: {problem}.{self.lookalike_hint(folder)} {self.layout_help}")
 
     def category_names(self) -> list[str]:
-        return sorted(self.samples()["category"].unique())
+        return sorted(self.samples(need_test=False)["category"].unique())
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, root='{self.root}')"

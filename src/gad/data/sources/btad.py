@@ -56,6 +56,5 @@ class BTAD(MVTecLayout):
         self.check_categories(sorted(by_display))
         rows: list[dict] = []
         for category in self.categories or sorted(by_display):
-            for row in self._read_category(self.root / by_display[category]):
-                rows.append({**row, "category": category})
+            rows += self._read_category(self.root / by_display[category], category)
         return pd.DataFrame(rows, columns=["path", "category", "split", "label", "defect", "mask_path"])

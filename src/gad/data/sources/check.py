@@ -21,6 +21,8 @@ class CheckReport:
     problems: list[str] = field(default_factory=list)
     resized_masks: int = 0
     soft_masks: dict[str, float] = field(default_factory=dict)  # path: share of intermediate values (MaskFile)
+    missing_test: dict[str, str] = field(default_factory=dict)
+    """Categories without a test split (normal images only: fine for an auxiliary set), with what is missing."""
 
     def table(self) -> str:
         return self.counts.to_string()
@@ -48,12 +50,13 @@ def count_table(samples: pd.DataFrame) -> pd.DataFrame:
 
 
 def check_source(source: SampleSource, open_files: bool = True, progress: bool = True) -> CheckReport:
-    """Read the samples table (layout errors raise) and, with ``open_files``, open every image header and read
-    every mask: unreadable files and empty (all-zero) masks of anomalous images are problems; soft masks (values
-    between 0 and full scale) are listed with the share of such values; masks of another size than their image
-    are counted (they are resized with nearest neighbour when read, or refused if their aspect ratio differs)."""
-    samples = source.samples()
-    report = CheckReport(source.name, count_table(samples))
+    """Read the samples table (layout errors raise; a missing test split is noted, not raised) and, with
+    ``open_files``, open every image header and read every mask: unreadable files and empty (all-zero) masks of
+    anomalous images are problems; soft masks (values between 0 and full scale) are listed with the share of such
+    values; masks of another size than their image are counted (they are resized with nearest neighbour when read,
+    or refused if their aspect ratio differs)."""
+    samples = source.samples(need_test=False)
+    report = CheckReport(source.name, count_table(samples), missing_test=source.missing_test())
     if not open_files:
         return report
     rows = list(samples[["path", "mask_path", "label"]].drop_duplicates("path").itertuples(index=False))

@@ -21,6 +21,9 @@ class Folder(SampleSource):
     ``<normal_test_dir>/*`` normal test images. Without ``normal_test_dir`` the normal images are split like the
     converters do (``test_fraction`` to test, seed ``seed``); the rest is the training pool.
 
+    A category without ``<abnormal_dir>`` is normal images only: all of ``<normal_dir>`` is its training pool and
+    it has no test split, so it can be an auxiliary (training) set but not an evaluated one.
+
     Args:
         root: the folder.
         categories: the categories to use, default all found.
@@ -71,6 +74,10 @@ class Folder(SampleSource):
         normal = list_images(folder / self.normal_dir)
         if not normal:
             raise DataLayoutError(f"{self.name}: no image in {folder / self.normal_dir}. {self.layout_help}")
+        abnormal = folder / self.abnormal_dir
+        if not abnormal.is_dir():
+            self.note_missing_test(category, f"missing folder {abnormal}")
+            return [sample_row(p, category, "train", 0, "good", None) for p in normal]
         if self.normal_test_dir is not None:
             if not (folder / self.normal_test_dir).is_dir():
                 missing = folder / self.normal_test_dir
@@ -78,9 +85,6 @@ class Folder(SampleSource):
             train, test = normal, list_images(folder / self.normal_test_dir)
         else:
             train, test = split_normals(normal, self.test_fraction, self.seed)
-        abnormal = folder / self.abnormal_dir
-        if not abnormal.is_dir():
-            raise DataLayoutError(f"{self.name}: missing folder {abnormal}. {self.layout_help}")
         rows = [sample_row(p, category, "train", 0, "good", None) for p in sorted(train)]
         rows += [sample_row(p, category, "test", 0, "good", None) for p in sorted(test)]
         groups = [(d.name, d) for d in sorted(abnormal.iterdir()) if d.is_dir()]

@@ -23,6 +23,8 @@ class MetaJson(SampleSource):
     """A dataset described by a ``meta.json`` (e.g. DictAS's ``meta_visa.json``); images are checked to exist.
 
     Anomalous records under ``train`` are left out with a warning (gad's training pool is normal images only).
+    A category without ``test`` records (or a file without a ``test`` section) is normal images only: usable as an
+    auxiliary (training) set.
     Masks are paired with images by the record, never by sorted position.
 
     Args:
@@ -45,7 +47,7 @@ class MetaJson(SampleSource):
     @property
     def has_masks(self) -> bool:
         if self._has_masks is None:
-            samples = self.samples()
+            samples = self.samples(need_test=False)
             self._has_masks = bool(samples.loc[samples["label"] == 1, "mask_path"].notna().any())
         return self._has_masks
 
@@ -57,11 +59,16 @@ class MetaJson(SampleSource):
             meta = json.loads(path.read_text())
         except (OSError, ValueError) as err:
             raise DataLayoutError(f"{self.name}: cannot read {path}: {err}. {META_LAYOUT}") from err
-        if not isinstance(meta, dict) or "test" not in meta:
-            raise DataLayoutError(f"{self.name}: {path} has no \"test\" section. {META_LAYOUT}")
-        found = sorted(set(meta.get("train", {})) | set(meta["test"]))
+        if not isinstance(meta, dict) or not isinstance(meta.get("train", {}), dict) or not isinstance(
+            meta.get("test", {}), dict
+        ):
+            raise DataLayoutError(f"{self.name}: {path} is not a mapping of \"train\"/\"test\" sections. {META_LAYOUT}")
+        found = sorted(set(meta.get("train", {})) | set(meta.get("test", {})))
         self.check_categories(found)
         wanted = set(self.categories or found)
+        for category in sorted(wanted):
+            if not meta.get("test", {}).get(category):
+                self.note_missing_test(category, f"{path} has no \"test\" records of {category}")
         rows, dropped = [], 0
         for split in ("train", "test"):
             for category, records in sorted(meta.get(split, {}).items()):
@@ -99,9 +106,10 @@ class MetaJson(SampleSource):
         return table
 
 
-def write_meta_json(source: SampleSource, path: str | Path) -> Path:
-    """Export a source's samples as a ``meta.json`` with paths relative to its root (for other repositories)."""
-    samples = source.samples()
+def write_meta_json(source: SampleSource, path: str | Path, samples: pd.DataFrame | None = None) -> Path:
+    """Export a source's samples (or ``samples``, rows of its table, e.g. a re-split) as a ``meta.json`` with paths
+    relative to its root (for other repositories, or another split of the same images)."""
+    samples = source.samples(need_test=False) if samples is None else samples
     root = source.root.resolve()
     meta: dict[str, dict[str, list[dict]]] = {"train": {}, "test": {}}
     for row in samples.itertuples(index=False):

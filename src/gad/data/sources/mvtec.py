@@ -62,15 +62,18 @@ class MVTecLayout(SampleSource):
     def normal_defect(self, defect: str) -> bool:
         return defect == "good"
 
-    def _read_category(self, folder: Path) -> list[dict]:
-        category = folder.name
+    def _read_category(self, folder: Path, category: str | None = None) -> list[dict]:
+        """The rows of one category folder, named ``category`` (default the folder's name)."""
+        category = category or folder.name
         train, test = self.train_folder(folder), folder / "test"
-        for needed in (train, test):
-            if not needed.is_dir():
-                raise self.layout_error(f"missing folder {needed}")
+        if not train.is_dir():
+            raise self.layout_error(f"missing folder {train}")
         rows = [sample_row(p, category, "train", 0, "good", None) for p in list_images(train)]
         if not rows:
             raise self.layout_error(f"no normal training image in {train}")
+        if not test.is_dir():
+            self.note_missing_test(category, f"missing folder {test}")
+            return rows
         test_rows = []
         for defect_dir in sorted(p for p in test.iterdir() if p.is_dir()):
             defect = defect_dir.name

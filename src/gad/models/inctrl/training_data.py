@@ -1,5 +1,8 @@
 """InCTRL training items: labelled auxiliary images in balanced batches, each with K normal prompts of its category.
 
+With ``synthetic_anomalies`` the anomalous half of each batch is DRAEM/Perlin synthesis on normal training images
+(the synthesis DictAS trains with), for auxiliary sets without labelled anomalies; the paper uses real ones.
+
 Differences from the official data code, on purpose: the query is left out of its own prompts (the official code
 may draw it; ``include_query: true`` restores that), and the batch sampler reads labels from the samples table
 instead of loading every image once at start-up.
@@ -19,6 +22,7 @@ from torch.utils.data import BatchSampler, Sampler, SequentialSampler, get_worke
 from gad.data.dataset import TrainingPipeline, to_tensors
 from gad.data.images import read_rgb
 from gad.data.preprocessing import Preprocessing
+from gad.data.synthesis import PerlinAnomalySynthesizer, texture_source
 from gad.errors import ConfigError
 
 __all__ = ["BalancedBatchSampler", "InCTRLTrainingPipeline"]
@@ -89,22 +93,35 @@ class InCTRLTrainingPipeline(TrainingPipeline):
     ``None``; ``support`` (K, 3, H, W): K distinct normal images of the same category, drawn afresh for every
     item, never the query itself unless ``include_query``.
 
+    With ``synthetic_anomalies`` it reads the normal training images only: item ``i < n`` is row ``i`` as it is,
+    item ``n + i`` is row ``i`` with a synthetic anomaly (label 1, defect ``synthetic``, never an empty region), so
+    the balanced sampler draws its anomalous half from the synthesis.
+
     Args:
         shots: K for training (official ``--shot``, default 2; its released checkpoints are per K).
         include_query: allow the query among its own prompts, as the official code does.
         steps_per_epoch: batches per epoch (official 100).
-        seed: seeds the batch order and every item's prompt draw (official RNG_SEED 10).
+        seed: seeds the batch order and every item's prompt draw and anomaly (official RNG_SEED 10).
+        synthetic_anomalies: anomalies from the DRAEM/Perlin synthesis instead of labelled ones (off in the
+            paper's configs).
+        anomaly_source: with ``synthetic_anomalies``, a folder of texture images (DTD's ``images/``); ``None``:
+            procedural textures.
     """
 
-    uses_anomalous_images = True
-
-    def __init__(self, shots: int = 2, include_query: bool = False, steps_per_epoch: int = 100, seed: int = 10) -> None:
+    def __init__(
+        self, shots: int = 2, include_query: bool = False, steps_per_epoch: int = 100, seed: int = 10,
+        synthetic_anomalies: bool = False, anomaly_source: str | None = None,
+    ) -> None:
         if shots < 1:
             raise ConfigError(f"InCTRLTrainingPipeline: shots must be >= 1, got {shots}")
+        if anomaly_source is not None and not synthetic_anomalies:
+            raise ConfigError("InCTRLTrainingPipeline: anomaly_source is used only with synthetic_anomalies: true")
         self.shots = shots
         self.include_query = include_query
         self.steps_per_epoch = steps_per_epoch
         self.seed = seed
+        self.uses_anomalous_images = not synthetic_anomalies
+        self.synthesizer = PerlinAnomalySynthesizer(texture_source(anomaly_source)) if synthetic_anomalies else None
         self._built = 0
 
     def setup(self, samples: pd.DataFrame, preprocessing: Preprocessing) -> None:
@@ -122,27 +139,41 @@ class InCTRLTrainingPipeline(TrainingPipeline):
                 )
             self.normals[str(category)] = pool
 
+    def item_count(self) -> int:
+        return 2 * len(self.samples) if self.synthesizer is not None else len(self.samples)
+
+    def item_labels(self) -> list[int]:
+        """The label of every item (the synthetic copies are anomalous)."""
+        labels = self.samples["label"].tolist()
+        return labels + [1] * len(labels) if self.synthesizer is not None else labels
+
     def batch_sampler(self, batch_size: int) -> BalancedBatchSampler:
         return BalancedBatchSampler(
-            SequentialSampler(range(len(self.samples))), batch_size,
-            labels=self.samples["label"].tolist(), steps_per_epoch=self.steps_per_epoch, seed=self.seed,
+            SequentialSampler(range(self.item_count())), batch_size,
+            labels=self.item_labels(), steps_per_epoch=self.steps_per_epoch, seed=self.seed,
         )
 
     def prompt_rows(self, index: int) -> np.ndarray:
-        """Rows of the K prompts of query ``index``: distinct normal images of its category, drawn afresh."""
-        pool = self.normals[self.samples.at[index, "category"]]
+        """Rows of the K prompts of query ``index``: distinct normal images of its category, drawn afresh (never
+        the query's own row unless ``include_query``)."""
+        row = index % len(self.samples)
+        pool = self.normals[self.samples.at[row, "category"]]
         if not self.include_query:
-            pool = pool[pool != index]
+            pool = pool[pool != row]
         return self._generator(index).choice(pool, size=self.shots, replace=False)
 
     def item(self, index: int) -> dict[str, Any]:
-        row = self.samples.iloc[index]
+        row = self.samples.iloc[index % len(self.samples)]
+        image, label, defect = self._load(row["path"]), int(row["label"]), row["defect"]
+        if index >= len(self.samples):
+            image, _ = self.synthesizer.on_tensor(image, self._generator(index))
+            label, defect = 1, "synthetic"
         return {
-            "image": self._load(row["path"]),
+            "image": image,
             "mask": None,
-            "label": int(row["label"]),
+            "label": label,
             "category": row["category"],
-            "defect": row["defect"],
+            "defect": defect,
             "path": row["path"],
             "support": torch.stack([self._load(self.samples.at[i, "path"]) for i in self.prompt_rows(index)]),
         }
