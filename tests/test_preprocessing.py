@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,10 +11,9 @@ from PIL import Image
 from gad.data.images import read_rgb
 from gad.data.preprocessing import Preprocessing
 from gad.errors import ConfigError
+from tests.fixtures.parity import PARITY
 
 transforms = pytest.importorskip("torchvision.transforms", reason="torchvision is the reference")
-# CI checks the repository out beside shared/; GAD_PARITY points elsewhere (e.g. from a git worktree).
-PARITY = Path(os.environ.get("GAD_PARITY", Path(__file__).resolve().parents[2] / "shared" / "parity"))
 SIZES = [(300, 241), (241, 300), (340, 300), (333, 500), (240, 240), (60, 100), (17, 9), (1000, 999), (288, 288)]
 
 

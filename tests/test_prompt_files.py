@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import builtins
 import json
-import os
 import pickle
 from pathlib import Path
 
@@ -31,16 +30,14 @@ from gad.data.sources import QuickstartData
 from gad.inference import Detector
 from gad.models.components.clip_backbone import ClipConfig
 from gad.models.patch_residual import PatchResidual
+from tests.fixtures.parity import PARITY, parity_folder
 
-REPO = Path(__file__).resolve().parents[1]
-INCTRL = Path(os.environ.get("GAD_SHARED", REPO.parent / "shared")) / "parity" / "inctrl"
+INCTRL = PARITY / "inctrl"
 CATEGORIES = ["coins", "gravel"]
 
 
 def parity_settings() -> dict:
-    if not (INCTRL / "images240").is_dir():
-        pytest.skip(f"parity fixtures not found: {INCTRL / 'images240'} (set GAD_SHARED to the shared folder)")
-    return json.loads((INCTRL / "settings.json").read_text())
+    return json.loads((parity_folder("inctrl") / "settings.json").read_text())
 
 
 def official_pixels(shots: int) -> torch.Tensor:
