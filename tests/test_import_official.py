@@ -115,4 +115,4 @@ def test_imported_checkpoint_works_with_predict_and_export(command: str, tmp_pat
         main(["export", "--ckpt_path", str(output), "--references", *references, "--category", "cable",
               "--output", str(tmp_path / "cable.onnx"), "--progress", "false"])
         metadata = json.loads((tmp_path / "cable.json").read_text())
-        assert metadata["verification"]["max_abs_difference"] <= 1e-4
+        assert max(metadata["verification"]["max_abs_difference"].values()) <= 1e-4
