@@ -56,7 +56,7 @@ def test_paper_configs_parse(name: str, capsys: pytest.CaptureFixture, monkeypat
     assert config["seed_everything"] == 222 and config["trainer"]["max_epochs"] == 30
     assert model["backbone"] == {
         "model_name": "ViT-L-14-336", "pretrained": "openai", "layers": [6, 12, 18, 24], "image_size": 336,
-        "quick_gelu": False, "cache_dir": None,
+        "quick_gelu": False, "cache_dir": None, "model_config": None,
     }
     assert (model["lookup"], model["scales"], model["lambda_cqc"], model["lambda_tac"]) == ("sparse", [1, 3], 0.1, 0.1)
     assert (model["lr"], model["betas"]) == (1e-4, [0.5, 0.999])

@@ -75,7 +75,7 @@ def test_paper_configs_show_the_paper_settings(
     assert config["seed_everything"] == 10 and config["trainer"]["max_epochs"] == 10
     assert model["backbone"] == {
         "model_name": "ViT-B-16-plus-240", "pretrained": "laion400m_e32", "layers": [7, 9, 11], "image_size": 240,
-        "quick_gelu": None, "cache_dir": None,
+        "quick_gelu": None, "cache_dir": None, "model_config": None,
     }
     assert (model["lr"], model["patch_weight"], model["focal_gamma"]) == (1e-3, 1.0, 2.0)
     assert data["batch_size"] == 16 and "center_crop" not in data and model["preprocessing"] is None  # shorter_side
