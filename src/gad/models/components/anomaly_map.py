@@ -9,15 +9,19 @@ from torch import Tensor, nn
 TRUNCATE = 4.0
 
 
-def upsample_and_smooth(patch_scores: Tensor, image_size: int, sigma: float, align_corners: bool = False) -> Tensor:
-    """(B, h, w) patch scores to a (B, 1, S, S) map: bilinear upsampling, then ``gaussian_smooth``.
+def upsample(patch_scores: Tensor, image_size: int, align_corners: bool = False) -> Tensor:
+    """(B, h, w) patch scores to a (B, 1, S, S) map by bilinear upsampling.
 
     ``align_corners``: as the method's official upsampling (DictAS uses ``True``).
     """
-    maps = nn.functional.interpolate(
+    return nn.functional.interpolate(
         patch_scores.unsqueeze(1), size=(image_size, image_size), mode="bilinear", align_corners=align_corners
     )
-    return gaussian_smooth(maps, sigma)
+
+
+def upsample_and_smooth(patch_scores: Tensor, image_size: int, sigma: float, align_corners: bool = False) -> Tensor:
+    """``upsample``, then ``gaussian_smooth``."""
+    return gaussian_smooth(upsample(patch_scores, image_size, align_corners), sigma)
 
 
 def gaussian_smooth(maps: Tensor, sigma: float) -> Tensor:

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from gad.errors import ConfigError
-from gad.models.components.anomaly_map import upsample_and_smooth
+from gad.models.components.anomaly_map import gaussian_smooth, upsample
 from gad.models.components.clip_backbone import ClipBackbone
 from gad.models.components.few_shot import AnomalyPrediction, FewShotModel
 from gad.models.components.text_prompts import TextPrompts
@@ -137,8 +137,8 @@ class DictASModel(FewShotModel):
             retrieved = lookup(matched[rows], keys, values, self.lookup, self.sparsemax_topk)
             distances.append(cosine_distance(pooled[rows], retrieved) / 2)
         patch_scores = torch.stack(distances).mean(dim=0).unflatten(1, grid)
-        unsmoothed = upsample_and_smooth(patch_scores, images.shape[-1], 0, align_corners=True)
-        anomaly_map = upsample_and_smooth(patch_scores, images.shape[-1], settings.sigma, align_corners=True)
+        unsmoothed = upsample(patch_scores, images.shape[-1], align_corners=True)
+        anomaly_map = gaussian_smooth(unsmoothed, settings.sigma)
         map_score = anomaly_map.flatten(1).amax(dim=1)
         assert features.embedding is not None
         text_score = (100 * features.embedding.float() @ references.text.float().T).softmax(dim=-1)[:, 1]
