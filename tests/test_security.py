@@ -131,3 +131,92 @@ def test_gad_fit_with_bad_weights_file_prints_one_line(tmp_path: Path) -> None:
         assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr[-3000:]
         assert str(weights) in lines[-1] and "cannot be loaded" in lines[-1], result.stderr[-3000:]
     assert not marker.exists()
+
+
+# ---------------------------------------------------------------------------- converters stay in their folders
+
+from gad.data.converters import (  # noqa: E402
+    AITEXConverter, BrainMRIConverter, CIFAR10Converter, ConversionError, ELPVConverter, HeadCTConverter,
+    KolektorSDDConverter, MNISTConverter,
+)
+from gad.data.converters.base import Output  # noqa: E402
+from tests.fixtures import raw_datasets as raw  # noqa: E402
+
+EVERY_CONVERTER = [
+    (KolektorSDDConverter, raw.write_kolektor), (AITEXConverter, raw.write_aitex), (ELPVConverter, raw.write_elpv),
+    (BrainMRIConverter, raw.write_brainmri), (HeadCTConverter, raw.write_headct),
+    (MNISTConverter, raw.write_mnist_idx), (CIFAR10Converter, raw.write_cifar_batches),
+]
+
+
+def outside_snapshot(tmp_path: Path) -> dict:
+    """Everything under tmp_path but the source: a conversion that was refused must not have written there."""
+    return {k: v for k, v in raw.snapshot(tmp_path).items() if not k.startswith("raw")}
+
+
+@pytest.mark.parametrize("traversal", [True, False], ids=["traversal", "absolute"])
+@pytest.mark.parametrize("converter, writer", EVERY_CONVERTER, ids=[c.name for c, _ in EVERY_CONVERTER])
+def test_every_converter_refuses_a_source_link_leading_outside(tmp_path: Path, converter, writer, traversal: bool) -> None:
+    """A raw download can carry a link ``x -> /etc/hostname`` or ``x -> ../../X`` next to its images: the
+    conversion refuses it, naming the link, instead of copying a foreign file into the dataset."""
+    src = tmp_path / "raw"
+    writer(src)
+    (tmp_path / "X").write_text("secret\n")
+    first = sorted(p for p in src.rglob("*") if p.is_file())[0]
+    link = first.with_name("zz_" + first.name)
+    target = os.path.relpath(tmp_path / "X", link.parent) if traversal else "/etc/hostname"  # ../../../X
+    link.symlink_to(target)
+    before = outside_snapshot(tmp_path)
+    with pytest.raises(ConversionError) as info:
+        converter(progress=False).prepare(src, tmp_path / "out")
+    assert str(link) in str(info.value) and target in str(info.value) and "\n" not in str(info.value)
+    assert outside_snapshot(tmp_path) == before and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("relative", ["../../X", "/etc/hostname", "a/../../X", ""])
+def test_output_paths_outside_the_destination_are_refused(tmp_path: Path, relative: str) -> None:
+    """The one check behind every converter's writes."""
+    out = Output((tmp_path / "out").resolve())
+    with pytest.raises(ConversionError, match="outside the destination"):
+        out.copy(Path(__file__), relative)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def elpv_line(src: Path, number: int, line: str) -> Path:
+    labels = src / "src" / "elpv_dataset" / "data" / "labels.csv"
+    lines = labels.read_text().splitlines()
+    lines[number - 1] = line
+    labels.write_text("\n".join(lines) + "\n")
+    return labels
+
+
+@pytest.mark.parametrize(
+    "line", ["../../../../X  0.0  mono", "/etc/hostname  1.0  poly", "images/cell0003.png  1.0  ../../X",
+             "images/cell0003.png  1.0  /etc/hostname"],
+    ids=["path-traversal", "path-absolute", "type-traversal", "type-absolute"],
+)
+def test_elpv_label_file_cannot_name_files_outside(tmp_path: Path, line: str) -> None:
+    src = tmp_path / "raw"
+    raw.write_elpv(src)
+    (tmp_path / "X").write_text("secret\n")
+    labels = elpv_line(src, 3, line)
+    before = outside_snapshot(tmp_path)
+    with pytest.raises(ConversionError) as info:
+        ELPVConverter(progress=False).prepare(src, tmp_path / "out")
+    assert f"{labels} line 3" in str(info.value) and "\n" not in str(info.value)
+    assert outside_snapshot(tmp_path) == before and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("value", ["../../X", "/etc/hostname"])
+def test_headct_label_file_ids_are_numbers(tmp_path: Path, value: str) -> None:
+    src = tmp_path / "raw"
+    raw.write_headct(src)
+    labels = src / "labels.csv"
+    lines = labels.read_text().splitlines()
+    lines[4] = f"{value},0"
+    labels.write_text("\n".join(lines) + "\n")
+    before = outside_snapshot(tmp_path)
+    with pytest.raises(ConversionError) as info:
+        HeadCTConverter(progress=False).prepare(src, tmp_path / "out")
+    assert f"{labels} line 5" in str(info.value) and value in str(info.value)
+    assert outside_snapshot(tmp_path) == before and not (tmp_path / "out").exists()
