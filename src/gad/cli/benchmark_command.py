@@ -24,7 +24,7 @@ from rich.markdown import Markdown
 
 from gad.cli.errors import one_line_errors
 from gad.cli.lightning_cli import run_lightning
-from gad.cli.runs import latest_run, runs_root
+from gad.runs import latest_run, runs_root
 from gad.errors import ConfigError
 from gad.reporting import sweep_markdown
 

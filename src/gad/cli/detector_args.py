@@ -7,7 +7,7 @@ from pathlib import Path
 
 from jsonargparse import ArgumentParser, Namespace
 
-from gad.cli.runs import latest_run, run_checkpoint
+from gad.runs import latest_run, run_checkpoint
 from gad.data.references import ReferenceSelectionError, ReferenceSet
 from gad.errors import ConfigError
 from gad.inference import Detector

@@ -5,12 +5,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 
 from jsonargparse import ArgumentParser
 
 from gad.cli.detector_args import add_detector_arguments, detector_from_args
 from gad.cli.errors import one_line_errors
 from gad.inference.onnx_export import export_onnx
+from gad.runs import ensure_folder
 
 
 def _parser() -> ArgumentParser:
@@ -25,6 +27,7 @@ def _parser() -> ArgumentParser:
 def export_main(argv: list[str]) -> None:
     args = _parser().parse_args(argv)
     with one_line_errors("gad export"):
+        ensure_folder(Path(args.output).parent, "--output folder")
         detector, checkpoint = detector_from_args(args, "export")
         result = export_onnx(detector, args.output, args.verify, args.external_data, {"checkpoint": str(checkpoint)})
     verified = result.metadata.get("verification")

@@ -15,7 +15,7 @@ from jsonargparse import ArgumentParser
 
 from gad.cli.detector_args import add_detector_arguments, detector_from_args
 from gad.cli.errors import one_line_errors
-from gad.cli.runs import new_output_dir, run_of_checkpoint
+from gad.runs import command_status, ensure_folder, new_output_dir, run_of_checkpoint
 from gad.inference.inputs import expand_paths
 from gad.inference.outputs import write_predictions
 
@@ -42,7 +42,9 @@ def _parser() -> ArgumentParser:
 
 def predict_main(argv: list[str]) -> None:
     args = _parser().parse_args(argv)
-    with one_line_errors("gad predict"):
+    with one_line_errors("gad predict"), command_status():
+        if args.output:
+            ensure_folder(Path(args.output), "--output folder")
         images = expand_paths(args.images, FOLDER_MODE_OPTION)
         detector, checkpoint = detector_from_args(args, "predict")
         output = Path(args.output) if args.output else new_output_dir(

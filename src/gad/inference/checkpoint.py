@@ -65,7 +65,7 @@ def load_module(path: str | Path) -> FewShotAnomalyModule:
 def run_center_crop(checkpoint: str | Path) -> bool:
     """Whether the checkpoint's run preprocessed with a centre crop (``data.init_args.center_crop`` of the run's
     ``config.yaml``); ``False`` when there is no run config."""
-    from gad.cli.runs import CONFIG_NAME, run_of_checkpoint  # here: importing gad.cli loads its commands, which use us
+    from gad.runs import CONFIG_NAME, run_of_checkpoint
 
     config = run_of_checkpoint(Path(checkpoint)) / CONFIG_NAME
     if not config.is_file():
