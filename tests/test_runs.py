@@ -166,3 +166,44 @@ def test_output_under_a_regular_file_is_refused_before_any_model_is_loaded(a_fil
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].endswith(f"cannot be created: {a_file} is a regular file, not a folder.")
     assert "x.ckpt" not in result.stderr
+
+
+# ------------------------------------------------------------------------- a run's manifest from anywhere else
+
+from gad.data.references import ReferenceSelectionError, ReferenceSet  # noqa: E402
+
+
+def manifest_in(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A manifest saved by a run made in ``folder`` with the dataset root given relative (``data/q``)."""
+    monkeypatch.chdir(folder)
+    for name in ("a.png", "b.png"):
+        (folder / "data" / "q" / "widget" / "train" / "good").mkdir(parents=True, exist_ok=True)
+        (folder / "data" / "q" / "widget" / "train" / "good" / name).write_bytes(b"png")
+    chosen = ReferenceSet("q", "data/q", 2, 0, {"widget": ["widget/train/good/a.png", "widget/train/good/b.png"]})
+    return chosen.save(folder / "run" / "references_q_k2_seed0.json")
+
+
+def test_manifest_of_a_run_works_from_another_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "made_here").mkdir()
+    manifest = manifest_in(tmp_path / "made_here", monkeypatch)
+    assert json.loads(manifest.read_text())["root"] == str(tmp_path / "made_here" / "data" / "q")
+    monkeypatch.chdir(tmp_path)
+    paths = ReferenceSet.read(manifest).paths("widget")
+    assert [p.read_bytes() for p in paths] == [b"png", b"png"]
+
+
+def test_old_manifest_with_a_relative_root_says_which_root_it_expected(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    (tmp_path / "made_here").mkdir()
+    manifest = manifest_in(tmp_path / "made_here", monkeypatch)
+    fields = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**fields, "root": "data/q"}))  # as gad wrote it before
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    with pytest.raises(ReferenceSelectionError) as info:
+        ReferenceSet.read(manifest)
+    message = str(info.value)
+    assert f"Manifest {manifest}" in message and "root 'data/q'" in message and str(elsewhere) in message
+    assert "\n" not in message
