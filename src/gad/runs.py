@@ -58,7 +58,7 @@ def new_output_dir(parent: Path, name: str) -> Path:
     running; DDP child processes reuse the one of rank 0."""
     if os.environ.get("LOCAL_RANK", "0") != "0" and os.environ.get(OUTPUT_ENV):
         return Path(os.environ[OUTPUT_ENV])
-    ensure_folder(parent, "Output folder" if parent.name != runs_root().name else f"Runs folder (${RUNS_ENV})")
+    ensure_folder(parent, f"Runs folder (${RUNS_ENV})" if parent == runs_root() else "Output folder")
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     suffix = 1
     while True:

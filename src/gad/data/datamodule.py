@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import lightning.pytorch as pl
 import pandas as pd
@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader
 from gad.data.batch import collate_batch
 from gad.data.dataset import AnomalyDataset, PipelineDataset, TrainingPipeline
 from gad.data.references import ReferenceSet, draw_references, load_references
+from gad.data.resumable import ResumableLoader
 from gad.data.sources import SampleSource
 from gad.errors import ConfigError
 
@@ -72,6 +73,8 @@ class FewShotDataModule(pl.LightningDataModule):
         self.num_workers = num_workers
         self.train_pipeline = train_pipeline
         self._reference_sets: dict[tuple[str, str], ReferenceSet] = {}
+        self._train_loader: ResumableLoader | None = None
+        self._resume: dict[str, Any] | None = None
 
     def prepare_data(self) -> None:
         for source in {id(s): s for s in (self.auxiliary, self.validation, *self.targets)}.values():
@@ -94,17 +97,30 @@ class FewShotDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         samples = self.train_samples()
+        options: dict[str, Any] = {"batch_size": self.batch_size, "shuffle": True}
         if self.train_pipeline is None:
             dataset = AnomalyDataset(samples, self.image_size, with_masks=False, center_crop=self.center_crop)
         else:
             dataset = PipelineDataset(samples, self.image_size, self.train_pipeline, self.center_crop)
             batch_sampler = self.train_pipeline.batch_sampler(self.batch_size)
             if batch_sampler is not None:
-                return DataLoader(
-                    dataset, batch_sampler=batch_sampler, num_workers=self.num_workers, collate_fn=collate_batch,
-                    persistent_workers=self.num_workers > 0,
-                )
-        return self._loader(dataset, self.batch_size, shuffle=True)
+                options = {"batch_sampler": batch_sampler}
+        loader = ResumableLoader(dataset, num_workers=self.num_workers, collate_fn=collate_batch,
+                                 persistent_workers=self.num_workers > 0, **options)
+        loader.resume, self._resume = self._resume, None
+        self._train_loader = loader
+        return loader
+
+    def state_dict(self) -> dict[str, Any]:
+        """Where the training data stood (see ``gad.data.resumable``), so that a resumed fit is exact."""
+        if self._train_loader is None or self.trainer is None:
+            return {}
+        trained = self.trainer.fit_loop.epoch_loop.batch_progress.current.processed
+        state = self._train_loader.resume_state(trained, self.trainer.num_training_batches)
+        return {"train_loader": state} if state else {}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._resume = state_dict.get("train_loader")
 
     def val_dataloader(self) -> list[DataLoader]:
         return self._eval_loaders("validate")
