@@ -195,7 +195,8 @@ def _point_checkpoints_at(trainer: Namespace, folder: Path) -> None:
 
 def resolve_run_arguments(argv: list[str]) -> list[str]:
     """For validate/test/predict given ``--run FOLDER`` or no config at all, add that run's (or the most recent
-    run's) ``--config`` and ``--ckpt_path`` right after the command, so later arguments still override them."""
+    finished run's) ``--config`` and ``--ckpt_path`` right after the command, so later arguments still override
+    them; for a resumed fit see ``resume_arguments``."""
     if any(a in ("-h", "--help") for a in argv):
         return argv
     if argv and argv[0] == "fit":
@@ -215,9 +216,9 @@ def resolve_run_arguments(argv: list[str]) -> list[str]:
 
 
 def resume_arguments(argv: list[str]) -> list[str]:
-    """``fit [--run RUN] --resume`` (``--resume`` is handled here, before the parser) or ``fit --ckpt_path last|CKPT``:
-    the run's ``--config`` first, then the other arguments,
-    then ``--ckpt_path`` of the checkpoint to continue from (``last`` is the run's ``last.ckpt``)."""
+    """``fit [--run RUN] --resume`` (``--resume`` is handled here, before the parser) or ``fit --ckpt_path
+    last|CKPT``: the run's ``--config`` first, then the other arguments, then ``--ckpt_path`` of the checkpoint to
+    continue from (``last``: the run's ``last.ckpt``). The fit then writes into that run's folder."""
     ckpt = _option_value(argv, "--ckpt_path")
     if ckpt is None and "--resume" not in argv:
         return argv
