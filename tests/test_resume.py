@@ -113,7 +113,11 @@ def test_killed_and_resumed_fit_equals_an_uninterrupted_one(fits: dict[str, Path
     resumed = torch.load(fits["killed"] / "checkpoints" / name, weights_only=True)
     assert (whole["epoch"], whole["global_step"]) == (resumed["epoch"], resumed["global_step"]) == (1, 8)
     for part in ("state_dict", "optimizer_states", "lr_schedulers", "callbacks"):
-        expected, got = tensors(whole[part]), tensors(resumed[part])
+        expected, got = (
+            {key.replace(str(run), "RUN"): value for key, value in tensors(checkpoint[part]).items()
+             if not key.endswith("/current_score")}  # the score of the latest validation: not restored by Lightning
+            for run, checkpoint in ((fits["whole"], whole), (fits["killed"], resumed))
+        )
         assert expected.keys() == got.keys(), part
         different = [key for key in expected if not torch.equal(expected[key].cpu(), got[key].cpu())]
         assert not different, f"{part}: {len(different)} of {len(expected)} differ, e.g. {different[:3]}"
