@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
@@ -121,6 +122,8 @@ class FewShotDataModule(pl.LightningDataModule):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self._resume = state_dict.get("train_loader")
+        if self._resume is not None:  # Lightning cannot tell that this loader resumes part-way: it does
+            warnings.filterwarnings("ignore", "You're resuming from a checkpoint that ended before the epoch ended")
 
     def val_dataloader(self) -> list[DataLoader]:
         return self._eval_loaders("validate")
