@@ -9,7 +9,7 @@ from pathlib import Path
 
 from jsonargparse import ArgumentParser, Namespace
 
-from gad.cli.runs import latest_run, run_checkpoint
+from gad.runs import latest_run, run_checkpoint
 from gad.data.prompt_files import prompt_file_for
 from gad.data.references import ReferenceSelectionError, ReferenceSet
 from gad.errors import ConfigError

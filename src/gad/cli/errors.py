@@ -6,18 +6,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from gad.errors import GadError
-
-
-def gad_error_in(err: BaseException | None) -> GadError | None:
-    """The GadError behind an exception (jsonargparse wraps errors raised while instantiating classes)."""
-    seen: set[int] = set()
-    while err is not None and id(err) not in seen:
-        if isinstance(err, GadError):
-            return err
-        seen.add(id(err))
-        err = err.__cause__ or err.__context__
-    return None
+from gad.errors import gad_error_in
 
 
 @contextmanager

@@ -16,7 +16,10 @@ from lightning.pytorch.utilities import rank_zero_info
 
 from gad.callbacks import PredictionWriter, ResultsWriter
 from gad.cli.config_checks import check_accelerator, check_config_files, config_files
-from gad.cli.runs import CONFIG_NAME, latest_run, new_output_dir, run_checkpoint, run_of_checkpoint, runs_root
+from gad.runs import (
+    CONFIG_NAME, command_status, latest_run, new_output_dir, reopen_run, resumable_run, run_checkpoint,
+    run_of_checkpoint, runs_root,
+)
 from gad.data.datamodule import FewShotDataModule
 from gad.errors import ConfigError
 from gad.metrics.anomaly_metrics import MetricSettings
@@ -31,6 +34,7 @@ DESCRIPTION = """gad: generalist few-shot visual anomaly detection.
   gad fit --config configs/quickstart.yaml              train (the run folder goes under runs/)
   gad test --shots 8                                    test the most recent run with 8 normal references
   gad test --run runs/FOLDER --shots 8                  test a given run
+  gad fit --run runs/FOLDER --resume                    continue a killed fit in its folder from its last.ckpt
   gad fit -c configs/X.yaml -c configs/trainer/ddp.yaml -c configs/trainer/bf16.yaml
   gad data quickstart --root data/quickstart            generate the quickstart dataset
   gad predict --references good/ --images 'line/*.png'  maps, overlays, scores from a run and K normals
@@ -52,7 +56,9 @@ class SaveRunConfig(SaveConfigCallback):
     def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         folder = Path(trainer.default_root_dir)
         folder.mkdir(parents=True, exist_ok=True)
-        self.parser.save(self.config, folder / CONFIG_NAME, overwrite=True, multifile=False)
+        if not (stage == "fit" and self.config.get("ckpt_path") and (folder / CONFIG_NAME).is_file()):
+            # nulls are kept (`pretrained: null` must stay random init on a re-fit); a resumed run keeps its config
+            self.parser.save(self.config, folder / CONFIG_NAME, overwrite=True, multifile=False, skip_none=False)
         log_config(trainer, self.config.clone().as_dict(), run_identity(str(getattr(stage, "value", stage)), self.config))
 
 
@@ -86,8 +92,9 @@ class GadCLI(LightningCLI):
         )
         parser.add_argument(
             "--run", type=str | None, default=None,
-            help="A run folder to evaluate: its config.yaml and best checkpoint (default for "
-            "validate/test/predict without --config: the most recent run).",
+            help="A finished run folder to evaluate: its config.yaml and best checkpoint (default for "
+            "validate/test/predict without --config: the most recent finished run); with fit --resume, the run "
+            "to continue.",
         )
         parser.add_argument(
             "--allow_undefined_metrics", type=bool, default=False,
@@ -137,6 +144,11 @@ class GadCLI(LightningCLI):
 
     def _output_dir(self, config: Namespace) -> Path:
         model = config.model.class_path.rsplit(".", 1)[-1].lower()
+        if self.subcommand == "fit" and config.get("ckpt_path"):
+            folder = run_of_checkpoint(Path(config.ckpt_path))  # a resumed fit continues in its own run folder
+            if os.environ.get("LOCAL_RANK", "0") == "0":
+                reopen_run(folder)
+            return folder
         if self.subcommand == "fit":
             return new_output_dir(runs_root(), f"{model}_{_data_name(config)}")
         data = config.data.init_args
@@ -216,8 +228,13 @@ def _point_checkpoints_at(trainer: Namespace, folder: Path) -> None:
 
 def resolve_run_arguments(argv: list[str]) -> list[str]:
     """For validate/test/predict given ``--run FOLDER`` or no config at all, add that run's (or the most recent
-    run's) ``--config`` and ``--ckpt_path`` right after the command, so later arguments still override them."""
-    if not argv or argv[0] not in EVAL_COMMANDS or any(a in ("-h", "--help") for a in argv):
+    finished run's) ``--config`` and ``--ckpt_path`` right after the command, so later arguments still override
+    them; for a resumed fit see ``resume_arguments``."""
+    if any(a in ("-h", "--help") for a in argv):
+        return argv
+    if argv and argv[0] == "fit":
+        return resume_arguments(argv)
+    if not argv or argv[0] not in EVAL_COMMANDS:
         return argv
     run = _option_value(argv, "--run")
     if run is not None:
@@ -244,6 +261,32 @@ def model_from_checkpoint(argv: list[str]) -> list[str]:
     return [argv[0], "--model", class_path, *argv[1:]]
 
 
+def resume_arguments(argv: list[str]) -> list[str]:
+    """``fit [--run RUN] --resume`` (``--resume`` is handled here, before the parser) or ``fit --ckpt_path
+    last|CKPT``: the run's ``--config`` first, then the other arguments, then ``--ckpt_path`` of the checkpoint to
+    continue from (``last``: the run's ``last.ckpt``). The fit then writes into that run's folder."""
+    ckpt = _option_value(argv, "--ckpt_path")
+    if ckpt is None and "--resume" not in argv:
+        return argv
+    run = _option_value(argv, "--run")
+    folder, checkpoint = resumable_run(Path(run) if run else None, None if ckpt in (None, "last") else Path(ckpt))
+    print(f"gad fit: resuming {folder} from {checkpoint}", file=sys.stderr)
+    rest = [arg for arg in _without_option(argv[1:], "--ckpt_path") if arg != "--resume"]
+    return [argv[0], "--config", str(folder / CONFIG_NAME), *rest, "--ckpt_path", str(checkpoint)]
+
+
+def _without_option(argv: list[str], option: str) -> list[str]:
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == option:
+            skip = True
+        elif not arg.startswith(option + "="):
+            kept.append(arg)
+    return kept
+
+
 def model_option_keys(argv: list[str]) -> list[str]:
     """The config keys of the ``--model...`` options of a command line (``--model.init_args.x=1`` ->
     ``model.init_args.x``)."""
@@ -266,7 +309,8 @@ def run_lightning(argv: list[str]) -> GadCLI:
     argv = model_from_checkpoint(argv)
     # DDP launches the other processes with sys.argv: give them the resolved arguments too.
     sys.argv = [sys.argv[0], *argv]
-    cli = GadCLI()
+    with command_status():
+        cli = GadCLI()
     _finish_wandb()
     refuse_undefined_metrics(cli)
     return cli

@@ -16,7 +16,7 @@ from jsonargparse import ArgumentParser
 from gad.cli.detector_args import add_detector_arguments, check_detector_arguments, load_detector
 from gad.cli.errors import one_line_errors
 from gad.cli.output_paths import check_writable
-from gad.cli.runs import new_output_dir, run_of_checkpoint
+from gad.runs import command_status, new_output_dir, run_of_checkpoint
 from gad.inference.inputs import expand_paths
 from gad.inference.outputs import write_predictions
 
@@ -43,7 +43,7 @@ def _parser() -> ArgumentParser:
 
 def predict_main(argv: list[str]) -> None:
     args = _parser().parse_args(argv)
-    with one_line_errors("gad predict"):
+    with one_line_errors("gad predict"), command_status():
         images = expand_paths(args.images, FOLDER_MODE_OPTION)
         request = check_detector_arguments(args, "predict")
         output = Path(args.output) if args.output else new_output_dir(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import lightning.pytorch as pl
 import pandas as pd
@@ -17,6 +18,7 @@ from gad.data.preprocessing import Preprocessing
 from gad.data.prompt_files import ModelInput, load_prompts
 from gad.data.reference_formats import load_references
 from gad.data.references import ReferenceSet, draw_references
+from gad.data.resumable import ResumableLoader
 from gad.data.sources import SampleSource
 from gad.data.synthetic_validation import SyntheticValidation, validation_source
 from gad.errors import ConfigError
@@ -82,6 +84,8 @@ class FewShotDataModule(pl.LightningDataModule):
         self.train_pipeline = train_pipeline
         self.validation_holdout = validation_holdout
         self._reference_sets: dict[tuple[str, str], ReferenceSet] = {}
+        self._train_loader: ResumableLoader | None = None
+        self._resume: dict[str, Any] | None = None
 
     def model_preprocessing(self) -> Preprocessing:
         """The model's preprocessing; an error before the model has handed it over."""
@@ -126,17 +130,32 @@ class FewShotDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         samples = self.train_samples()
+        options: dict[str, Any] = {"batch_size": self.batch_size, "shuffle": True}
         if self.train_pipeline is None:
             dataset = AnomalyDataset(samples, self.model_preprocessing(), with_masks=False)
         else:
             dataset = PipelineDataset(samples, self.model_preprocessing(), self.train_pipeline)
             batch_sampler = self.train_pipeline.batch_sampler(self.batch_size)
             if batch_sampler is not None:
-                return DataLoader(
-                    dataset, batch_sampler=batch_sampler, num_workers=self.num_workers, collate_fn=collate_batch,
-                    persistent_workers=self.num_workers > 0,
-                )
-        return self._loader(dataset, self.batch_size, shuffle=True)
+                options = {"batch_sampler": batch_sampler}
+        loader = ResumableLoader(dataset, num_workers=self.num_workers, collate_fn=collate_batch,
+                                 persistent_workers=self.num_workers > 0, **options)
+        loader.resume, self._resume = self._resume, None
+        self._train_loader = loader
+        return loader
+
+    def state_dict(self) -> dict[str, Any]:
+        """Where the training data stood (see ``gad.data.resumable``), so that a resumed fit is exact."""
+        if self._train_loader is None or self.trainer is None:
+            return {}
+        trained = self.trainer.fit_loop.epoch_loop.batch_progress.current.processed
+        state = self._train_loader.resume_state(trained, self.trainer.num_training_batches)
+        return {"train_loader": state} if state else {}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._resume = state_dict.get("train_loader")
+        if self._resume is not None:  # Lightning cannot tell that this loader resumes part-way: it does
+            warnings.filterwarnings("ignore", "You're resuming from a checkpoint that ended before the epoch ended")
 
     def val_dataloader(self) -> list[DataLoader]:
         return self._eval_loaders("validate")

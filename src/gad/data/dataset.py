@@ -117,6 +117,16 @@ class TrainingPipeline(ABC):
         """A custom batch composition (e.g. balanced normal/anomalous batches); ``None`` = shuffled batches."""
         return None
 
+    _built: int = 0
+    """Items built since ``setup``: part of each item's random seed."""
+
+    def state_dict(self) -> dict[str, int]:
+        """The counters a resumed fit restores at the start of the interrupted epoch (``gad.data.resumable``)."""
+        return {"built": self._built}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self._built = int(state["built"])
+
     def setup(self, samples: pd.DataFrame, preprocessing: Preprocessing) -> None:
         """Called once with the training table and the model's preprocessing before the first item."""
         self.samples = samples.reset_index(drop=True)

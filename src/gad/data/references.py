@@ -61,14 +61,26 @@ class ReferenceSet:
             raise ReferenceSelectionError(f"Reference manifest {path} does not exist.")
         fields = read_manifest_json(path)
         try:
-            return cls(**fields)
+            chosen = cls(**fields)
         except TypeError as err:
             raise ReferenceSelectionError(f"Manifest {path} is not a gad references file ({err}).") from err
+        missing = [p for category in chosen.references for p in chosen.paths(category) if not p.is_file()]
+        if missing:
+            where = "" if Path(chosen.root).is_absolute() else (
+                f", a path relative to the working directory {Path.cwd()} (manifests of older gad versions: run "
+                "from the folder the run was made in, or set an absolute root in the manifest)")
+            raise ReferenceSelectionError(
+                f"Manifest {path}: {len(missing)} reference images are missing, e.g. {missing[0]}; the manifest expects "
+                f"the dataset under root {chosen.root!r}{where}."
+            )
+        return chosen
 
     def save(self, path: str | Path) -> Path:
+        """Written with the absolute dataset root, so that the manifest works from any working directory."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"version": MANIFEST_VERSION, **asdict(self)}, indent=2) + "\n")
+        fields = {**asdict(self), "root": str(Path(self.root).expanduser().resolve())}
+        path.write_text(json.dumps({"version": MANIFEST_VERSION, **fields}, indent=2) + "\n")
         return path
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from gad.models.base import FewShotAnomalyModule
 from gad.models.checkpoint_file import CheckpointError, checkpoint_class, read_torch_file
 
+
 def load_module(path: str | Path) -> FewShotAnomalyModule:
     """The LightningModule saved in ``path``, in eval mode on the CPU, its weights checked key by key. The file is
     read with ``weights_only=True``: a checkpoint that carries anything but tensors and plain settings is refused."""

@@ -9,12 +9,13 @@ against its manifest and writes nothing; other settings, a modified ``dst`` or a
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TypeVar
 
 import numpy as np
@@ -60,9 +61,17 @@ class Output:
         """Facts for the manifest (e.g. images left out by the split rule, and why)."""
 
     def path(self, relative: str) -> Path:
+        """Where ``relative`` goes: refused unless it stays inside the destination (the one check of every
+        converter's output, whatever a source's names hold)."""
         if relative in self.files:
             raise ConversionError(f"Conversion would write {relative} twice (two source files share a name).")
-        path = self.folder / relative
+        parts = PurePosixPath(relative).parts
+        path = (self.folder / relative).resolve()
+        if not parts or PurePosixPath(relative).is_absolute() or ".." in parts or not path.is_relative_to(self.folder):
+            raise ConversionError(
+                f"Conversion would write {relative!r}, which is outside the destination folder: output names must "
+                "be relative paths inside it."
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
 
@@ -123,6 +132,16 @@ class Converter(ABC):
     def convert(self, src: Path, out: Output) -> None:
         """Read ``src`` (never write there) and write the dataset through ``out``."""
 
+    def named_file(self, src: Path, base: Path, named: str, origin: str) -> Path:
+        """A source file named in a label file (``origin``: ``labels.csv line 3``): it must stay inside ``src``."""
+        path = base / named
+        if PurePosixPath(named).is_absolute() or not path.resolve().is_relative_to(src):
+            raise ConversionError(
+                f"{self.name}: {origin} names {named!r}, which is outside the source folder {src}: a label file may "
+                "only name files inside --src."
+            )
+        return path
+
     def bar(self, items: Iterable[T], total: int | None = None, desc: str | None = None) -> Iterator[T]:
         """Iterate with a progress bar (shown when ``progress``)."""
         return iter(tqdm(items, total=total, desc=desc or f"gad data prepare {self.name}", disable=not self.progress,
@@ -145,6 +164,7 @@ class Converter(ABC):
             raise ConversionError(
                 f"{self.name}: --dst {dst} must be outside --src {src} (the source is never modified)."
             )
+        _refuse_links_out_of(src, self.name)
         manifest_path = dst / MANIFEST_NAME
         if manifest_path.is_file():
             return self._verify(dst, manifest_path)
@@ -159,11 +179,16 @@ class Converter(ABC):
                 raise ConversionError(f"{self.name}: {partial} is in the way and was not written by gad: remove it.")
             shutil.rmtree(partial)
         partial.mkdir(parents=True)
+        partial = partial.resolve()
         (partial / PARTIAL_MARKER).write_text("gad conversion in progress\n")
         out = Output(partial)
-        self.convert(src, out)
-        if not out.files:
-            raise self.layout_error(f"no image found in {src}", src)
+        try:
+            self.convert(src, out)
+            if not out.files:
+                raise self.layout_error(f"no image found in {src}", src)
+        except GadError:
+            shutil.rmtree(partial)  # bad input leaves nothing behind (an interrupted run leaves its marked folder)
+            raise
         manifest = {
             "dataset": self.name,
             "converter_version": self.version,
@@ -202,3 +227,16 @@ class Converter(ABC):
                 "delete it and prepare again."
             )
         return ConversionResult(self.name, dst, "verified", manifest["counts"])
+
+
+def _refuse_links_out_of(src: Path, name: str) -> None:
+    """A symbolic link in the source that leads outside it (an archive can carry ``x.png -> /etc/hostname`` or
+    ``-> ../../X``) would copy a file from elsewhere into the dataset: refused, naming the link."""
+    for folder, dirs, files in os.walk(src):
+        for entry in (*dirs, *files):
+            link = Path(folder) / entry
+            if link.is_symlink() and not link.resolve().is_relative_to(src):
+                raise ConversionError(
+                    f"{name}: {link} is a symbolic link to {os.readlink(link)}, outside the source folder {src}: a "
+                    "conversion reads only files inside --src (copy the file in, or point --src at its folder)."
+                )

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gad.data.converters.base import Converter, Output
+from gad.data.converters.base import ConversionError, Converter, Output
 from gad.data.converters.common import find_one
 from gad.data.sources.splits import split_normals
 
 CATEGORY = "elpv"
+CELL_TYPES = ("mono", "poly")
 
 
 class ELPVConverter(Converter):
@@ -37,10 +38,17 @@ class ELPVConverter(Converter):
             if len(fields) != 3:
                 raise self.layout_error(f"{labels} line {number} has {len(fields)} fields, not 3: {line!r}", src)
             relative, probability, kind = fields
-            image = labels.parent / relative
+            image = self.named_file(src, labels.parent, relative, f"{labels} line {number}")
             if not image.is_file():
                 raise self.layout_error(f"{labels} line {number} names {image}, which does not exist", src)
-            value = float(probability)
+            if kind not in CELL_TYPES:
+                raise ConversionError(f"{self.name}: {labels} line {number} has cell type {kind!r}, expected one "
+                                      f"of {', '.join(CELL_TYPES)}.")
+            try:
+                value = float(probability)
+            except ValueError:
+                raise ConversionError(f"{self.name}: {labels} line {number} has defect probability "
+                                      f"{probability!r}, expected a number.") from None
             if value == 0.0:
                 normal.append(image)
             elif abs(value - 1.0) < 1e-6:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from gad.data.converters.base import Converter, Output
+from gad.data.converters.base import ConversionError, Converter, Output
 from gad.data.sources.splits import split_normals
 
 CATEGORY = "headct"
@@ -31,11 +31,16 @@ class HeadCTConverter(Converter):
         if not rows or not {"id", "hemorrhage"} <= set(rows[0]):
             raise self.layout_error(f"{labels} needs the columns id, hemorrhage", src)
         normal, anomalous = [], []
-        for row in rows:
+        for number, row in enumerate(rows, start=2):
+            if not row["id"].isdigit() or row["hemorrhage"] not in ("0", "1"):
+                raise ConversionError(
+                    f"{self.name}: {labels} line {number} has id {row['id']!r} and hemorrhage {row['hemorrhage']!r}, "
+                    "expected a non-negative integer id and hemorrhage 0 or 1."
+                )
             image = images / f"{int(row['id']):03d}.png"
             if not image.is_file():
                 raise self.layout_error(f"{labels} lists id {row['id']} but {image} does not exist", src)
-            (anomalous if int(row["hemorrhage"]) else normal).append(image)
+            (anomalous if row["hemorrhage"] == "1" else normal).append(image)
         train, test = split_normals(sorted(normal), self.test_fraction, self.seed)
         jobs = [(p, f"{CATEGORY}/train/good/{p.name}") for p in train]
         jobs += [(p, f"{CATEGORY}/test/good/{p.name}") for p in test]

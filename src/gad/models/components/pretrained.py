@@ -7,13 +7,13 @@ what to download and how to point gad at it, not after a 45-second hub retry.
 from __future__ import annotations
 
 import os
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import open_clip
+import torch
 from torch import nn
 
 from gad.errors import ConfigError, GadError
@@ -25,6 +25,10 @@ POINT_AT_FILE = "--model.init_args.backbone.pretrained /path/to/weights"
 
 class WeightsNotFoundError(GadError, FileNotFoundError):
     """CLIP weights that gad was asked for cannot be found or fetched."""
+
+
+class WeightsFileError(GadError, ValueError):
+    """A CLIP weights file that is not weights (random bytes, a pickle with code) or not for the model asked for."""
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,7 @@ class WeightSource:
         """Build the model through ``build(pretrained)`` and load the weights, translating failures."""
         if self.kind == "file":
             model = build(None)
-            open_clip.load_checkpoint(model, self.source, weights_only=not _is_torchscript(self.source))
+            _load_file(model, self.model_name, self.source)
             return model
         try:
             return build(self.source)
@@ -114,12 +118,47 @@ def _offline() -> bool:
     return bool(constants.is_offline_mode()) if hasattr(constants, "is_offline_mode") else bool(constants.HF_HUB_OFFLINE)
 
 
+def _load_file(model: nn.Module, model_name: str, path: str) -> None:
+    """Load a weights file without running code from it: TorchScript through ``torch.jit.load`` (no Python
+    unpickling), anything else with ``weights_only=True``. Every failure is one line naming the file."""
+    try:
+        if _is_torchscript(path):
+            weights = torch.jit.load(path, map_location="cpu").state_dict()
+            for key in ("input_resolution", "context_length", "vocab_size"):
+                weights.pop(key, None)
+            model.load_state_dict(weights, strict=True)
+        else:
+            open_clip.load_checkpoint(model, path, weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any failure to read a user's file is bad input, said in one line
+        raise WeightsFileError(
+            f"CLIP weights file {path} cannot be loaded into model {model_name!r}: {_reason(err)}. "
+            f"Expected an open_clip state dict of {model_name!r} (.bin/.safetensors/.pt saved with torch.save, "
+            "tensors only) or OpenAI's TorchScript .pt; files that need code to load are refused."
+        ) from err
+
+
+def _reason(err: Exception) -> str:
+    """The informative part of a load error (torch's refusals wrap it in paragraphs of advice)."""
+    text = str(err)
+    if text.startswith("Weights only load failed"):
+        paragraphs = [" ".join(p.split()) for p in text.split("\n\n") if p.strip()]
+        detail = paragraphs[1].replace("Please file an issue with the following so that we can make "
+                                       "`weights_only=True` compatible with your use case: ", "") if len(paragraphs) > 2 else ""
+        return f"not a tensors-only torch.save file ({detail[:200]})"
+    return f"{type(err).__name__}: {' '.join(text.split())[:300] or 'file ended early'}"
+
+
 def _is_torchscript(path: str | Path) -> bool:
-    """OpenAI's released ``.pt`` files are TorchScript archives, which ``weights_only`` loading refuses."""
-    if not zipfile.is_zipfile(path):
+    """Whether ``torch.load`` would treat the file as a TorchScript archive: a torch zip archive with the record
+    ``constants.pkl`` at its top level (the check of ``torch.serialization``, not a name that merely ends so)."""
+    with open(path, "rb") as handle:
+        if not torch.serialization._is_zipfile(handle):
+            return False
+    try:
+        with torch.serialization._open_zipfile_reader(str(path)) as archive:
+            return torch.serialization._is_torchscript_zip(archive)
+    except RuntimeError:
         return False
-    with zipfile.ZipFile(path) as archive:
-        return any(name.endswith("constants.pkl") for name in archive.namelist())
 
 
 def _openai_file(path: Path) -> bool:

@@ -110,6 +110,9 @@ class DictAS(FewShotAnomalyModule):
         self.value_frozen = False
         self.best_metric = -math.inf
         self._snapshot: dict[str, Tensor] | None = None
+        self._epoch_query = torch.zeros(2, dtype=torch.float64)
+        """(sum of query loss x batch size, items) of this epoch so far: checkpointed, so a fit resumed mid-epoch
+        steps the plateau scheduler on the whole epoch's mean (Lightning does not save partial epoch logs)."""
         self.score_parts: torch.nn.ModuleList | None = None
 
     # ----- training ------------------------------------------------------------------------------------------
@@ -130,8 +133,18 @@ class DictAS(FewShotAnomalyModule):
         self.log("train/loss", losses.loss, batch_size=size, prog_bar=True)
         terms = {"train/loss_query": losses.query, "train/loss_cqc": losses.cqc, "train/loss_tac": losses.tac}
         self.log_dict(terms, batch_size=size)
-        self.log("train/loss_query_epoch", losses.query, on_step=False, on_epoch=True, sync_dist=True, batch_size=size)
+        self._epoch_query = self._epoch_query + torch.tensor([losses.query.detach().item() * size, size],
+                                                             dtype=torch.float64)
         return losses.loss
+
+    def on_train_epoch_start(self) -> None:
+        progress = self.trainer.fit_loop.epoch_loop.batch_progress.current
+        if progress.processed >= self.trainer.num_training_batches:  # a new epoch, not one resumed part-way
+            self._epoch_query = torch.zeros(2, dtype=torch.float64)
+
+    def on_train_epoch_end(self) -> None:
+        mean = self._epoch_query[0] / self._epoch_query[1].clamp(min=1)
+        self.log("train/loss_query_epoch", mean.float().to(self.device), sync_dist=True)
 
     def configure_optimizers(self) -> Any:
         optimizer = Adam(
@@ -236,7 +249,8 @@ class DictAS(FewShotAnomalyModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         super().on_save_checkpoint(checkpoint)
         checkpoint[PHASE_KEY] = {
-            "value_frozen": self.value_frozen, "best_metric": self.best_metric, "snapshot": self._snapshot
+            "value_frozen": self.value_frozen, "best_metric": self.best_metric, "snapshot": self._snapshot,
+            "epoch_query": self._epoch_query.clone(),
         }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -245,3 +259,4 @@ class DictAS(FewShotAnomalyModule):
         if phase is not None:
             self.value_frozen, self.best_metric = phase["value_frozen"], phase["best_metric"]
             self._snapshot = phase["snapshot"]
+            self._epoch_query = phase.get("epoch_query", torch.zeros(2, dtype=torch.float64))

@@ -64,6 +64,13 @@ class BalancedBatchSampler(BatchSampler):
     def __len__(self) -> int:
         return self.steps_per_epoch
 
+    def state_dict(self) -> dict[str, int]:
+        """The epoch counter that seeds the permutations (restored when a fit resumes mid-epoch)."""
+        return {"epoch": self.epoch}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.epoch = int(state["epoch"])
+
     def __iter__(self) -> Iterator[list[int]]:
         indices = np.fromiter(iter(self.sampler), dtype=np.int64)
         normal, anomalous = indices[self.labels[indices] == 0], indices[self.labels[indices] == 1]
