@@ -164,7 +164,7 @@ def test_output_under_a_regular_file_is_refused_before_any_model_is_loaded(a_fil
     result = subprocess.run([sys.executable, "-m", "gad", *args], capture_output=True, text=True,
                             env=os.environ | {"PYTHONPATH": SRC}, timeout=120)
     assert result.returncode != 0 and "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines()[-1].endswith(f"cannot be created: {a_file} is a regular file, not a folder.")
+    assert result.stderr.strip().splitlines()[-1].endswith(f"{a_file} is a file, so no folder can be created under it.")
     assert "x.ckpt" not in result.stderr
 
 

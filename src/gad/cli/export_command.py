@@ -25,8 +25,8 @@ def _parser() -> ArgumentParser:
 def export_main(argv: list[str]) -> None:
     args = _parser().parse_args(argv)
     with one_line_errors("gad export"):
-        request = check_detector_arguments(args, "export")
         check_writable(args.output, "--output", "file")
+        request = check_detector_arguments(args, "export")
         detector = load_detector(args, request, "export")
         result = export_onnx(detector, args.output, args.verify, args.external_data, {"checkpoint": str(request.checkpoint)})
     verified = result.metadata.get("verification")

@@ -44,12 +44,13 @@ def _parser() -> ArgumentParser:
 def predict_main(argv: list[str]) -> None:
     args = _parser().parse_args(argv)
     with one_line_errors("gad predict"), command_status():
+        if args.output:
+            check_writable(args.output, "--output", "folder")
         images = expand_paths(args.images, FOLDER_MODE_OPTION)
         request = check_detector_arguments(args, "predict")
         output = Path(args.output) if args.output else new_output_dir(
             run_of_checkpoint(request.checkpoint) / "predict", request.category
         )
-        check_writable(output, "--output", "folder")
         detector = load_detector(args, request, "predict")
         files = write_predictions(
             detector, images, output, args.map_format, args.progress, context={"checkpoint": str(request.checkpoint)}
