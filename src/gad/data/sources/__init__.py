@@ -32,7 +32,8 @@ def __getattr__(name: str) -> type[SampleSource]:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = [
-    "BTAD", "CIFAR10", "MNIST", "MPDD", "RESC", "SAMPLE_COLUMNS", "BraTS", "ClassFolders", "DataLayoutError", "Folder",
-    "MVTec3D", "MVTecAD", "MVTecLayout", "MetaJson", "QuickstartData", "SampleSource", "VisA", "write_meta_json",
+__all__ = [  # AITEX ... KolektorSDD come through __getattr__
+    "AITEX", "BTAD", "CIFAR10", "ELPV", "MNIST", "MPDD", "RESC", "SAMPLE_COLUMNS", "BraTS", "BrainMRI", "ClassFolders",
+    "DataLayoutError", "Folder", "HeadCT", "KolektorSDD", "MVTec3D", "MVTecAD", "MVTecLayout", "MetaJson",
+    "QuickstartData", "SampleSource", "VisA", "write_meta_json",
 ]
