@@ -10,7 +10,8 @@ from jsonargparse import ArgumentParser
 
 from gad.data.datamodule import FewShotDataModule
 from gad.data.preprocessing import Preprocessing
-from gad.data.sources import SOURCES, SampleSource
+from gad.data.registry import DATASETS
+from gad.data.sources import SampleSource
 from tests.fixtures import raw_datasets as raw
 
 
@@ -20,11 +21,11 @@ def _instantiate(parser: ArgumentParser, config):
     return method(config)
 
 
-@pytest.mark.parametrize("name", sorted(SOURCES))
+@pytest.mark.parametrize("name", DATASETS.names())
 def test_reader_parses_from_class_path(name: str, tmp_path: Path) -> None:
     parser = ArgumentParser()
     parser.add_argument("--source", type=SampleSource)
-    source_class = SOURCES[name]
+    source_class = DATASETS[name].reader
     config = parser.parse_object({"source": {"class_path": f"gad.data.sources.{source_class.__name__}",
                                              "init_args": {"root": str(tmp_path), "name": f"my_{name}"}}})
     source = _instantiate(parser, config).source

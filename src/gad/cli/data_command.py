@@ -14,9 +14,8 @@ import yaml
 from jsonargparse import ArgumentParser
 
 from gad.cli.errors import one_line_errors
-from gad.data.converters import CONVERTERS
 from gad.data.quickstart import generate_quickstart
-from gad.data.sources import SOURCES
+from gad.data.registry import DATASETS
 from gad.data.sources.check import check_source
 from gad.errors import ConfigError
 
@@ -31,7 +30,7 @@ def _parser() -> ArgumentParser:
     commands.add_subcommand("list", ArgumentParser(description="List the datasets."), help="List the datasets.")
 
     prepare = ArgumentParser(description="Convert a raw download into a folder gad reads (never modifying it).")
-    prepare.add_argument("name", choices=sorted(set(SOURCES) - {"mvtec_layout", "quickstart"}), help="the dataset")
+    prepare.add_argument("name", choices=sorted(s.name for s in DATASETS if s.downloaded), help="the dataset")
     prepare.add_argument("--src", required=True, help="the raw download (read only)")
     prepare.add_argument("--dst", required=True, help="a new folder for the converted dataset")
     prepare.add_argument("--seed", type=int, default=42, help="seed of the normal split (InCTRL: 42)")
@@ -40,7 +39,7 @@ def _parser() -> ArgumentParser:
     commands.add_subcommand("prepare", prepare, help="Convert a raw download (KolektorSDD, AITEX, ELPV, ...).")
 
     check = ArgumentParser(description="Read a dataset and print its counts per category and split, or the problems.")
-    check.add_argument("name", choices=sorted(SOURCES), help="the dataset (its reader)")
+    check.add_argument("name", choices=sorted(DATASETS.names()), help="the dataset (its reader)")
     check.add_argument("--root", required=True, help="the dataset folder")
     check.add_argument("--categories", type=list[str] | None, default=None, help="only these categories")
     check.add_argument(
@@ -71,24 +70,23 @@ def _run(config) -> None:
 
 
 def _list() -> None:
-    for name, source in SOURCES.items():
-        reader = f"gad.data.sources.{source.__name__}"
-        how = f"gad data prepare {name}" if name in CONVERTERS else "read as downloaded"
-        print(f"{name:13s} {reader:35s} {how}")
+    for spec in DATASETS:
+        how = f"gad data prepare {spec.name}" if spec.converter is not None else "read as downloaded"
+        print(f"{spec.name:13s} {spec.reader_path:35s} {how:30s} {spec.doc}")
 
 
 def _prepare(args) -> None:
-    if args.name not in CONVERTERS:
-        reader = SOURCES[args.name].__name__
+    spec = DATASETS[args.name]
+    if spec.converter is None:
         print(
-            f"gad data prepare: {args.name} needs no conversion; read it where it is with gad.data.sources.{reader} "
+            f"gad data prepare: {args.name} needs no conversion; read it where it is with {spec.reader_path} "
             f"(check it: gad data check {args.name} --root {args.src})"
         )
         return
-    converter = CONVERTERS[args.name](seed=args.seed, test_fraction=args.test_fraction, progress=args.progress)
+    converter = spec.converter(seed=args.seed, test_fraction=args.test_fraction, progress=args.progress)
     result = converter.prepare(args.src, args.dst)
     print(f"gad data prepare: {result.summary()}")
-    print(f"Read it with {converter.reader}(root={result.root}); "
+    print(f"Read it with {spec.reader_path}(root={result.root}); "
           f"check it: gad data check {args.name} --root {result.root}")
 
 
@@ -103,7 +101,7 @@ def _parse_options(options: list[str]) -> dict:
 
 
 def _check(args) -> None:
-    source_class = SOURCES[args.name]
+    source_class = DATASETS[args.name].reader
     try:
         source = source_class(root=args.root, categories=args.categories, **_parse_options(args.option))
     except TypeError as err:

@@ -1,4 +1,8 @@
-"""Converters from raw downloads to layouts gad reads: ``gad data prepare NAME --src RAW --dst ROOT``."""
+"""Converters from raw downloads to layouts gad reads: ``gad data prepare NAME --src RAW --dst ROOT``.
+
+Each converter's file also declares its dataset (``SPEC``: reader, raw-download signature), registered in
+``gad.data.registry``.
+"""
 
 from gad.data.converters.aitex import AITEXConverter
 from gad.data.converters.base import MANIFEST_NAME, ConversionError, ConversionResult, Converter
@@ -9,13 +13,7 @@ from gad.data.converters.headct import HeadCTConverter
 from gad.data.converters.kolektor import KolektorSDDConverter
 from gad.data.converters.mnist import MNISTConverter
 
-CONVERTERS: dict[str, type[Converter]] = {
-    c.name: c
-    for c in (KolektorSDDConverter, AITEXConverter, ELPVConverter, BrainMRIConverter, HeadCTConverter,
-              MNISTConverter, CIFAR10Converter)
-}
-
 __all__ = [
-    "CONVERTERS", "MANIFEST_NAME", "AITEXConverter", "BrainMRIConverter", "CIFAR10Converter", "ConversionError",
+    "MANIFEST_NAME", "AITEXConverter", "BrainMRIConverter", "CIFAR10Converter", "ConversionError",
     "ConversionResult", "Converter", "ELPVConverter", "HeadCTConverter", "KolektorSDDConverter", "MNISTConverter",
 ]

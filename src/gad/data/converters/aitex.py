@@ -9,6 +9,8 @@ import numpy as np
 
 from gad.data.converters.base import Converter, Output
 from gad.data.converters.common import images_in, read_array
+from gad.data.sources.prepared import prepared_reader
+from gad.data.sources.spec import DatasetSpec, Signature
 from gad.data.sources.splits import split_normals
 
 CATEGORY = "aitex"
@@ -38,7 +40,6 @@ class AITEXConverter(Converter):
     """
 
     name = "aitex"
-    reader = "gad.data.sources.AITEX"
     raw_layout = (
         "SRC/NODefect_images/<roll>/*.png, SRC/Defect_images/Defect_images/NNNN_CCC_RR.png and "
         "SRC/Mask_images/Mask_images/NNNN_CCC_RR_mask.png (the three AITEX archives unpacked side by side)"
@@ -97,3 +98,17 @@ def _inner(folder: Path) -> Path:
     """AITEX archives unpack to ``Defect_images/Defect_images``: use the inner folder where there is one."""
     inner = folder / folder.name
     return inner if inner.is_dir() else folder
+
+
+def is_raw_aitex(root: Path) -> bool:
+    return (root / "NODefect_images").is_dir() or (root / "Defect_images").is_dir()
+
+
+AITEX = prepared_reader(
+    "AITEX", "aitex", category=CATEGORY, defects="<defect type>", masks="ground_truth/<defect type>/<name>_mask.png",
+    about="AITEX (256x256 tiles, 75/25 split of the normal tiles)",
+)
+SPEC = DatasetSpec(
+    "aitex", AITEX, "AITEX fabric, cut into 256x256 tiles", converter=AITEXConverter, mvtec_like=True,
+    signature=Signature("the raw AITEX download (NODefect_images, Defect_images)", is_raw_aitex),
+)

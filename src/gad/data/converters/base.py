@@ -117,8 +117,6 @@ class Converter(ABC):
     version: int = 1
     raw_layout: str = ""
     split_rule: str = SPLIT_RULE
-    reader: str = ""
-    """The ``gad.data.sources`` class that reads the result."""
 
     def __init__(self, seed: int = 42, test_fraction: float = 0.25, progress: bool = True) -> None:
         self.seed = seed
@@ -153,6 +151,13 @@ class Converter(ABC):
 
         hint = lookalike_hint(src, exclude=self.name, mvtec_is_own=False) if src is not None else ""
         return DataLayoutError(f"{self.name}: {problem}.{hint} Expected the raw download: {self.raw_layout}")
+
+    def reader_path(self) -> str:
+        """The class path of the reader of the result, from the dataset registry (``""`` if not registered)."""
+        from gad.data.registry import DATASETS  # the registry imports every converter
+
+        spec = DATASETS.find(self.name)
+        return spec.reader_path if spec is not None else ""
 
     def prepare(self, src: str | Path, dst: str | Path) -> ConversionResult:
         """Convert ``src`` into ``dst``, or verify an earlier conversion with the same settings."""
@@ -194,7 +199,7 @@ class Converter(ABC):
             "converter_version": self.version,
             "settings": self.settings(),
             "split_rule": self.split_rule,
-            "reader": self.reader,
+            "reader": self.reader_path(),
             "source": str(src),
             "counts": out.counts(),
             "notes": out.notes,

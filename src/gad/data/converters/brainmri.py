@@ -6,6 +6,8 @@ from pathlib import Path
 
 from gad.data.converters.base import Converter, Output
 from gad.data.converters.common import images_in
+from gad.data.sources.prepared import prepared_reader
+from gad.data.sources.spec import DatasetSpec, Signature
 from gad.data.sources.splits import split_normals
 
 CATEGORY = "brainmri"
@@ -16,7 +18,6 @@ class BrainMRIConverter(Converter):
     ``yes/`` image goes to ``test/defect``. Files are copied byte for byte with their names."""
 
     name = "brainmri"
-    reader = "gad.data.sources.BrainMRI"
     raw_layout = "SRC/no/*.jpg (no tumour) and SRC/yes/*.jpg (tumour), or SRC/brain_tumor_dataset/{no,yes}"
 
     def convert(self, src: Path, out: Output) -> None:
@@ -30,3 +31,17 @@ class BrainMRIConverter(Converter):
         jobs += [(p, f"{CATEGORY}/test/defect/{p.name}") for p in images_in(base / "yes")]
         for image, relative in self.bar(jobs, total=len(jobs)):
             out.copy(image, relative)
+
+
+def is_raw_brainmri(root: Path) -> bool:
+    return ((root / "no").is_dir() and (root / "yes").is_dir()) or (root / "brain_tumor_dataset").is_dir()
+
+
+BrainMRI = prepared_reader(
+    "BrainMRI", "brainmri", category=CATEGORY, defects="defect", masks=None,
+    about="BrainMRI (no/ split 75/25, yes/ anomalous)",
+)
+SPEC = DatasetSpec(
+    "brainmri", BrainMRI, "BrainMRI tumour images (Kaggle), no masks", converter=BrainMRIConverter, mvtec_like=True,
+    signature=Signature("the raw BrainMRI download (no/, yes/)", is_raw_brainmri),
+)

@@ -9,6 +9,9 @@ import numpy as np
 
 from gad.data.converters.base import Converter, Output
 from gad.data.converters.common import find_one
+from gad.data.sources.cifar10 import CIFAR10
+from gad.data.sources.layouts import any_of, shallow
+from gad.data.sources.spec import DatasetSpec, Signature
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
@@ -45,7 +48,6 @@ class CIFAR10Converter(Converter):
     numpy arrays only."""
 
     name = "cifar10"
-    reader = "gad.data.sources.CIFAR10"
     split_rule = "the official 5 training batches (50,000) / test batch (10,000); no split of its own"
     raw_layout = "SRC/cifar-10-batches-py/{data_batch_1..5,test_batch} (the python version of CIFAR-10)"
 
@@ -69,3 +71,13 @@ class CIFAR10Converter(Converter):
                 for image, label in self.bar(zip(images, labels), total=len(labels), desc=f"CIFAR-10 {name}"):
                     out.save_image(image, f"{split}/{CIFAR10_CLASSES[label]}/{index:05d}.png")
                     index += 1
+
+
+def is_raw_cifar10(root: Path) -> bool:
+    return any_of(shallow(root, "data_batch_1"))
+
+
+SPEC = DatasetSpec(
+    "cifar10", CIFAR10, "CIFAR-10, one-vs-all or multi-class (PNG folders, or the python batches prepared)",
+    converter=CIFAR10Converter, signature=Signature("the CIFAR-10 python batches", is_raw_cifar10),
+)

@@ -6,6 +6,9 @@ from pathlib import Path
 
 from gad.data.converters.base import ConversionError, Converter, Output
 from gad.data.converters.common import find_one
+from gad.data.sources.layouts import any_of, shallow
+from gad.data.sources.prepared import prepared_reader
+from gad.data.sources.spec import DatasetSpec, Signature
 from gad.data.sources.splits import split_normals
 
 CATEGORY = "elpv"
@@ -20,7 +23,6 @@ class ELPVConverter(Converter):
     """
 
     name = "elpv"
-    reader = "gad.data.sources.ELPV"
     raw_layout = (
         "SRC/labels.csv (lines `images/cell0001.png  1.0  mono`) and SRC/images/cell*.png, as in "
         "github.com/zae-bayern/elpv-dataset (src/elpv_dataset/data/ in the repository: point --src there or above)"
@@ -62,3 +64,17 @@ class ELPVConverter(Converter):
         jobs += [(p, f"{CATEGORY}/test/{kind}/{p.name}") for p, kind in sorted(anomalous)]
         for image, relative in self.bar(jobs, total=len(jobs)):
             out.copy(image, relative)
+
+
+def is_raw_elpv(root: Path) -> bool:
+    return any_of(shallow(root, "images/cell*.png", depth=4))
+
+
+ELPV = prepared_reader(
+    "ELPV", "elpv", category=CATEGORY, defects="mono,poly", masks=None,
+    about="ELPV (solar cells; probability-0 cells normal, probability-1 anomalous)",
+)
+SPEC = DatasetSpec(
+    "elpv", ELPV, "ELPV solar cells, no masks", converter=ELPVConverter, mvtec_like=True,
+    signature=Signature("the raw ELPV download (labels.csv, images/cell*.png)", is_raw_elpv),
+)

@@ -6,6 +6,8 @@ import csv
 from pathlib import Path
 
 from gad.data.converters.base import ConversionError, Converter, Output
+from gad.data.sources.prepared import prepared_reader
+from gad.data.sources.spec import DatasetSpec, Signature
 from gad.data.sources.splits import split_normals
 
 CATEGORY = "headct"
@@ -16,7 +18,6 @@ class HeadCTConverter(Converter):
     (75 and 25 of the 100); hemorrhage 1 → ``test/defect``. Files are copied byte for byte."""
 
     name = "headct"
-    reader = "gad.data.sources.HeadCT"
     raw_layout = "SRC/labels.csv (columns `id, hemorrhage`) and SRC/head_ct/head_ct/000.png ... 199.png"
 
     def convert(self, src: Path, out: Output) -> None:
@@ -47,3 +48,17 @@ class HeadCTConverter(Converter):
         jobs += [(p, f"{CATEGORY}/test/defect/{p.name}") for p in sorted(anomalous)]
         for image, relative in self.bar(jobs, total=len(jobs)):
             out.copy(image, relative)
+
+
+def is_raw_headct(root: Path) -> bool:
+    return (root / "labels.csv").is_file() and (root / "head_ct").is_dir()
+
+
+HeadCT = prepared_reader(
+    "HeadCT", "headct", category=CATEGORY, defects="defect", masks=None,
+    about="HeadCT (75 training normals, 25 test normals, 100 hemorrhages)",
+)
+SPEC = DatasetSpec(
+    "headct", HeadCT, "HeadCT hemorrhage scans (Kaggle), no masks", converter=HeadCTConverter, mvtec_like=True,
+    signature=Signature("the raw HeadCT download (labels.csv, head_ct/)", is_raw_headct),
+)

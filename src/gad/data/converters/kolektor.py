@@ -6,6 +6,9 @@ from pathlib import Path
 
 from gad.data.converters.base import Converter, Output
 from gad.data.converters.common import read_array
+from gad.data.sources.layouts import any_of, subdirs
+from gad.data.sources.prepared import prepared_reader
+from gad.data.sources.spec import DatasetSpec, Signature
 from gad.data.sources.splits import split_normals
 
 CATEGORY = "sdd"
@@ -19,7 +22,6 @@ class KolektorSDDConverter(Converter):
     ``train/good`` and ``test/good``. Strips are named ``kosXX_PartN_<strip>.png``."""
 
     name = "kolektorsdd"
-    reader = "gad.data.sources.KolektorSDD"
     raw_layout = "SRC/kos01 ... SRC/kos50, each with Part0.jpg ... Part7.jpg and Part0_label.bmp ... (KolektorSDD)"
 
     def convert(self, src: Path, out: Output) -> None:
@@ -56,3 +58,18 @@ class KolektorSDDConverter(Converter):
         for folder_name, chosen in (("train", train), ("test", test)):
             for stem, pixels in chosen:
                 out.save_image(pixels, f"{CATEGORY}/{folder_name}/good/{stem}.png")
+
+
+def is_raw_kolektor(root: Path) -> bool:
+    return any_of(d for d in subdirs(root) if d.name.lower().startswith("kos") and any_of(d.glob("Part*")))
+
+
+KolektorSDD = prepared_reader(
+    "KolektorSDD", "kolektorsdd", category=CATEGORY, defects="defect", masks="ground_truth/defect/<name>_mask.png",
+    about="KolektorSDD (3 strips per image, 75/25 split of the normal strips)",
+)
+SPEC = DatasetSpec(
+    "kolektorsdd", KolektorSDD, "KolektorSDD electrical commutators, cut into 3 strips",
+    converter=KolektorSDDConverter, mvtec_like=True,
+    signature=Signature("the raw KolektorSDD download (kos01/Part0.jpg)", is_raw_kolektor),
+)

@@ -10,6 +10,9 @@ import numpy as np
 
 from gad.data.converters.base import Converter, Output
 from gad.data.converters.common import find_one
+from gad.data.sources.layouts import any_of, shallow
+from gad.data.sources.mnist import MNIST
+from gad.data.sources.spec import DatasetSpec, Signature
 
 IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
 
@@ -36,7 +39,6 @@ class MNISTConverter(Converter):
     (``mnist_png/{training,testing}/<digit>``) need no conversion."""
 
     name = "mnist"
-    reader = "gad.data.sources.MNIST"
     split_rule = "the official train (60,000) / test (10,000) files; no split of its own"
     raw_layout = (
         "SRC/train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte "
@@ -60,3 +62,13 @@ class MNISTConverter(Converter):
                 raise self.layout_error(f"{images_file} and {labels_file} do not match", src)
             for index in self.bar(range(len(images)), total=len(images), desc=f"MNIST {split}"):
                 out.save_image(images[index], f"{split}/{labels[index]}/{index:05d}.png")
+
+
+def is_raw_mnist(root: Path) -> bool:
+    return any_of(shallow(root, "*idx3-ubyte*"))
+
+
+SPEC = DatasetSpec(
+    "mnist", MNIST, "MNIST digits, one-vs-all or multi-class (PNG folders, or the idx files prepared)",
+    converter=MNISTConverter, signature=Signature("the MNIST idx files", is_raw_mnist),
+)

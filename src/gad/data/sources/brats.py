@@ -6,6 +6,7 @@ from pathlib import Path
 
 from gad.data.sources.base import mask_candidates
 from gad.data.sources.mvtec import MVTecLayout
+from gad.data.sources.spec import DatasetSpec
 
 BRATS_LAYOUT = (
     "Expected the BraTS layout of the DictAS release: ROOT/brain/train/good/*flair*.png, "
@@ -32,3 +33,6 @@ class BraTS(MVTecLayout):
     def mask_candidates(self, folder: Path, defect: str, image: Path) -> list[Path]:
         masks = folder / "ground_truth" / defect
         return mask_candidates(masks, image.stem.replace("flair", "seg")) + mask_candidates(masks, image.stem)
+
+
+SPEC = DatasetSpec("brats", BraTS, "BraTS brain MRI FLAIR slices (DictAS release), MVTec AD layout", mvtec_like=True)

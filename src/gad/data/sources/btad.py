@@ -7,7 +7,9 @@ from pathlib import Path
 import pandas as pd
 
 from gad.data.sources.base import mask_candidates
+from gad.data.sources.layouts import any_of, subdirs
 from gad.data.sources.mvtec import MVTecLayout
+from gad.data.sources.spec import DatasetSpec, Signature
 
 BTAD_NAMES = {"01": "metal1", "02": "wood", "03": "metal2"}
 
@@ -58,3 +60,14 @@ class BTAD(MVTecLayout):
         for category in self.categories or sorted(by_display):
             rows += self._read_category(self.root / by_display[category], category)
         return pd.DataFrame(rows, columns=["path", "category", "split", "label", "defect", "mask_path"])
+
+
+def is_btad(root: Path) -> bool:
+    """Folders with ``train/ok``."""
+    return any_of(d for d in subdirs(root) if (d / "train" / "ok").is_dir())
+
+
+SPEC = DatasetSpec(
+    "btad", BTAD, "BTAD (01 metal1, 02 wood, 03 metal2), ok/ko folders", mvtec_like=True,
+    signature=Signature("BTAD ({01,02,03}/train/ok, test/ko)", is_btad),
+)

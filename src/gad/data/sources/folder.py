@@ -8,6 +8,8 @@ import pandas as pd
 
 from gad.data.images import list_images
 from gad.data.sources.base import DataLayoutError, SampleSource, first_existing, mask_candidates, sample_row
+from gad.data.sources.layouts import subdirs
+from gad.data.sources.spec import DatasetSpec, Signature
 from gad.data.sources.splits import split_normals
 
 
@@ -105,3 +107,13 @@ class Folder(SampleSource):
                     )
             rows.append(sample_row(image, category, "test", 1, defect, mask))
         return rows
+
+
+def is_folder(root: Path) -> bool:
+    return any((d / "normal").is_dir() or (d / "good").is_dir() for d in [root, *subdirs(root)])
+
+
+SPEC = DatasetSpec(
+    "folder", Folder, "your own images: normal/ and abnormal/ folders, optional masks and categories",
+    signature=Signature("a folder of normal/abnormal images", is_folder, generic=True),
+)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from gad.data.sources.base import DataLayoutError, SampleSource, sample_row
+from gad.data.sources.spec import DatasetSpec, Signature
 
 META_LAYOUT = (
     'Expected ROOT/meta.json: {"train": {<category>: [record, ...]}, "test": {<category>: [record, ...]}} with records '
@@ -126,3 +127,13 @@ def write_meta_json(source: SampleSource, path: str | Path, samples: pd.DataFram
     path = Path(path)
     path.write_text(json.dumps(meta, indent=1) + "\n")
     return path
+
+
+def is_meta_json(root: Path) -> bool:
+    return any(True for _ in root.glob("meta*.json"))
+
+
+SPEC = DatasetSpec(
+    "metajson", MetaJson, "a meta.json dataset (APRIL-GAN, AnomalyCLIP, AdaCLIP, DictAS)",
+    signature=Signature("a meta.json dataset", is_meta_json, generic=True),
+)

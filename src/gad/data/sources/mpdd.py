@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gad.data.sources.mvtec import MVTecLayout
+from gad.data.sources.spec import DatasetSpec
 
 MPDD_CATEGORIES = ("bracket_black", "bracket_brown", "bracket_white", "connector", "metal_plate", "tubes")
 
@@ -24,3 +25,6 @@ class MPDD(MVTecLayout):
         mask_suffix: str = "_mask",
     ) -> None:
         super().__init__(root, categories, name, mask_suffix)
+
+
+SPEC = DatasetSpec("mpdd", MPDD, "MPDD (6 categories of metal parts), MVTec AD layout", mvtec_like=True)

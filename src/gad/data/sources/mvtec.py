@@ -8,6 +8,8 @@ import pandas as pd
 
 from gad.data.images import list_images
 from gad.data.sources.base import DataLayoutError, SampleSource, first_existing, mask_candidates, sample_row
+from gad.data.sources.layouts import any_of, subdirs
+from gad.data.sources.spec import DatasetSpec, Signature
 
 MVTEC_LAYOUT = (
     "Expected the MVTec AD layout: ROOT/{category}/train/good/*.png (normal training images), "
@@ -126,3 +128,20 @@ class MVTecAD(MVTecLayout):
         mask_suffix: str = "_mask",
     ) -> None:
         super().__init__(root, categories, name, mask_suffix)
+
+
+def is_mvtec_like(root: Path) -> bool:
+    """Category folders with ``train/good`` (not MVTec 3D-AD's ``train/good/rgb``)."""
+    good = [d / "train" / "good" for d in subdirs(root)]
+    return any_of(g for g in good if g.is_dir() and not (g / "rgb").is_dir())
+
+
+SPEC = DatasetSpec(
+    "mvtec", MVTecAD, "MVTec AD (15 categories), as downloaded or DictAS-converted (mask_suffix: \"\")",
+    mvtec_like=True,
+    signature=Signature("the MVTec AD layout ({category}/train/good, test/<defect>)", is_mvtec_like, generic=True,
+                        read_with="MVTecLayout (or the dataset's own reader)"),
+)
+LAYOUT_SPEC = DatasetSpec(
+    "mvtec_layout", MVTecLayout, "any dataset in the MVTec AD layout", mvtec_like=True, downloaded=False
+)

@@ -8,7 +8,9 @@ import pandas as pd
 
 from gad.data.images import list_images
 from gad.data.sources.base import mask_candidates, sample_row
+from gad.data.sources.layouts import any_of, subdirs
 from gad.data.sources.mvtec import MVTecLayout
+from gad.data.sources.spec import DatasetSpec, Signature
 
 MVTEC3D_CATEGORIES = (
     "bagel", "cable_gland", "carrot", "cookie", "dowel", "foam", "peach", "potato", "rope", "tire",
@@ -61,3 +63,16 @@ class MVTec3D(MVTecLayout):
             for p in list_images(self.root / category / "validation" / "good" / "rgb")
         ]
         return pd.concat([table, pd.DataFrame(extra, columns=table.columns)], ignore_index=True)
+
+
+def is_mvtec3d(root: Path) -> bool:
+    """Category folders with ``train/good/rgb`` or ``test/<defect>/rgb``."""
+    return any_of(
+        d for d in subdirs(root) if (d / "train" / "good" / "rgb").is_dir() or any_of((d / "test").glob("*/rgb"))
+    )
+
+
+SPEC = DatasetSpec(
+    "mvtec3d", MVTec3D, "MVTec 3D-AD (10 categories), RGB images and gt masks only",
+    signature=Signature("MVTec 3D-AD ({category}/train/good/rgb)", is_mvtec3d),
+)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gad.data.quickstart import ensure_quickstart
 from gad.data.sources.mvtec import MVTecLayout
+from gad.data.sources.spec import DatasetSpec
 
 
 class QuickstartData(MVTecLayout):
@@ -28,3 +29,8 @@ class QuickstartData(MVTecLayout):
 
     def prepare(self) -> None:
         ensure_quickstart(self.root, seed=self.seed, image_size=self.image_size)
+
+
+SPEC = DatasetSpec(
+    "quickstart", QuickstartData, "generated quickstart data (gad data quickstart)", mvtec_like=True, downloaded=False
+)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gad.data.sources.mvtec import MVTecLayout
+from gad.data.sources.spec import DatasetSpec
 
 RESC_LAYOUT = (
     "Expected the RESC layout of the DictAS release: ROOT/retina/train/good/*.png, "
@@ -29,3 +30,6 @@ class RESC(MVTecLayout):
         mask_suffix: str = "",
     ) -> None:
         super().__init__(root, categories, name, mask_suffix)
+
+
+SPEC = DatasetSpec("resc", RESC, "RESC retinal OCT (DictAS release), MVTec AD layout", mvtec_like=True)

@@ -8,6 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from gad.data.sources.base import DataLayoutError, SampleSource, sample_row
+from gad.data.sources.layouts import any_of, subdirs
+from gad.data.sources.spec import DatasetSpec, Signature
 
 VISA_CATEGORIES = (
     "candle", "capsules", "cashew", "chewinggum", "fryum", "macaroni1", "macaroni2", "pcb1", "pcb2", "pcb3", "pcb4",
@@ -96,3 +98,16 @@ class VisA(SampleSource):
                 f"{self.name}: {path} (listed in {table} line {number}) does not exist. {VISA_LAYOUT}"
             )
         return path
+
+
+def is_visa(root: Path) -> bool:
+    """The VisA download: its split file, or category folders with ``Data/Images``."""
+    if (root / "split_csv" / "1cls.csv").is_file():
+        return True
+    return any_of(d for d in subdirs(root) if (d / "Data" / "Images").is_dir())
+
+
+SPEC = DatasetSpec(
+    "visa", VisA, "VisA (12 categories), one-class split of split_csv/1cls.csv",
+    signature=Signature("the VisA download (split_csv/1cls.csv, {category}/Data/Images)", is_visa),
+)
