@@ -3,13 +3,14 @@
 
 Everything goes through the public path: ``gad import-official``, then ``Detector.from_checkpoint``.
 
-    python benchmarks/parity_report.py [--parity ../shared/parity]
+    python benchmarks/parity_report.py [--parity ../shared/parity]   # default: $GAD_PARITY_DIR, else ../shared/parity
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 from pathlib import Path
 
@@ -85,7 +86,8 @@ def inctrl(folder: Path, work: Path) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--parity", type=Path, default=REPO.parent / "shared" / "parity")
+    default = Path(os.environ.get("GAD_PARITY_DIR", REPO.parent / "shared" / "parity"))  # as tests/fixtures/parity.py
+    parser.add_argument("--parity", type=Path, default=default)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as work:
         for method, run in (("DictAS", dictas), ("InCTRL", inctrl)):

@@ -153,3 +153,41 @@ def test_written_checkpoints_are_plain_and_load_back(module, tmp_path: Path) -> 
     assert type(loaded) is type(model) and dict(loaded.hparams) == dict(model.hparams)
     for name, tensor in model.state_dict().items():
         assert torch.equal(loaded.state_dict()[name], tensor), name
+
+
+def test_a_model_class_outside_gad_is_never_imported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Importing the module a checkpoint names runs its code: only gad's classes are imported unless trusted."""
+    marker = tmp_path / "imported"
+    (tmp_path / "evil_module.py").write_text(f"open({str(marker)!r}, 'w').close()\nclass Model: ...\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    checkpoint = tmp_path / "evil.ckpt"
+    torch.save({"state_dict": {}, CHECKPOINT_KEY: {"class_path": "evil_module.Model", "format": 1}}, checkpoint)
+    with pytest.raises(CheckpointError, match="outside gad: its module is not imported.*GAD_TRUSTED_MODULES"):
+        Detector.from_checkpoint(checkpoint, device="cpu")
+    assert "outside gad" in one_line_exit(["test", "--ckpt_path", str(checkpoint)], monkeypatch)
+    assert not marker.exists()
+    monkeypatch.setenv("GAD_TRUSTED_MODULES", "evil_module")
+    with pytest.raises(CheckpointError, match="not a gad few-shot model"):
+        Detector.from_checkpoint(checkpoint, device="cpu")
+    assert marker.exists()  # trusted: imported, then refused as not a gad model
+
+
+def test_gad_metadata_that_is_not_gad_s_is_one_line(tmp_path: Path) -> None:
+    checkpoint = tmp_path / "odd.ckpt"
+    torch.save({"state_dict": {}, CHECKPOINT_KEY: {"class_path": "gad.models.dictas.DictAS", "format": "1"}}, checkpoint)
+    with pytest.raises(CheckpointError, match="its gad metadata is not gad's"):
+        Detector.from_checkpoint(checkpoint, device="cpu")
+
+
+def test_predictions_of_a_checkpoint_outside_any_run_go_under_the_runs_folder(
+    plain_checkpoint: Path, images: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An imported or copied checkpoint has no run folder: gad writes under runs/, never beside the file."""
+    beside = set(plain_checkpoint.parent.iterdir())
+    monkeypatch.setenv("GAD_RUNS_DIR", str(tmp_path / "runs"))
+    args = ["predict", "--ckpt_path", str(plain_checkpoint), "--references", str(images), "--images", str(images)]
+    monkeypatch.setattr("sys.argv", ["gad", *args])
+    main(args)
+    assert set(plain_checkpoint.parent.iterdir()) == beside
+    (written,) = (tmp_path / "runs").iterdir()
+    assert (written / "scores.csv").is_file()

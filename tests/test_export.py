@@ -18,6 +18,7 @@ import gad
 from gad.cli import main
 from gad.data.dataset import to_tensors
 from gad.data.images import read_rgb
+from gad.errors import GadError
 from gad.inference import Detector
 from gad.inference.onnx_export import TOLERANCE, ExportError, export_onnx
 from gad.models.components.clip_backbone import ClipConfig
@@ -108,3 +109,12 @@ def test_export_without_the_extra_says_what_to_install(monkeypatch: pytest.Monke
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     with pytest.raises(ExportError, match=r"pip install 'gad\[export\]'"):
         export_onnx(object(), tmp_path / "x.onnx")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("metadata", ['{"input": {"name": "images"}}', "not json"])
+def test_the_runner_refuses_metadata_without_the_rule(tmp_path: Path, metadata: str) -> None:
+    """An export of an older gad (no preprocessing rule) or a damaged metadata file: one line naming the file."""
+    (tmp_path / "model.onnx").write_bytes(b"")
+    (tmp_path / "model.json").write_text(metadata)
+    with pytest.raises(GadError, match=r"model\.json: not the metadata of this gad's export.*export the model again"):
+        OnnxModel(tmp_path / "model.onnx")

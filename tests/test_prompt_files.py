@@ -194,3 +194,16 @@ def test_a_pickled_object_is_refused_and_never_run(quickstart_root: Path, tmp_pa
             attempt()
         assert "\n" not in str(err.value)
     assert not marker.exists()
+
+
+def test_a_run_manifest_with_prompt_files_reads_back(fs_samples: Path, tmp_path: Path) -> None:
+    """The manifest a test writes for prompt-file references is usable again (gad predict --references)."""
+    prompt = tmp_path / "gravel.pt"
+    prompt.write_bytes((fs_samples / "4" / "gravel.pt").read_bytes())
+    chosen = ReferenceSet("parity", str(tmp_path), 4, None, {"gravel": [f"{prompt}[{i}]" for i in range(4)]},
+                          prompt_files={"gravel": str(prompt)})
+    again = ReferenceSet.read(chosen.save(tmp_path / "manifest.json"))
+    assert again.prompt_files == {"gravel": str(prompt)}
+    prompt.unlink()
+    with pytest.raises(ReferenceSelectionError, match="missing"):
+        ReferenceSet.read(tmp_path / "manifest.json")

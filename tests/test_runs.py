@@ -113,7 +113,16 @@ def test_most_recent_run_is_the_most_recent_finished_one(tmp_path: Path) -> None
         latest_run(tmp_path)
 
 
-@pytest.mark.parametrize("status", ["running", "failed", "interrupted", None])
+def test_run_option_takes_a_run_of_an_older_gad_without_status(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    folder = fake_run(tmp_path, "old", None, age=0)
+    assert run_checkpoint(folder) == folder / "checkpoints" / "best.ckpt"
+    assert f"{folder} has no {STATUS_NAME}" in capsys.readouterr().err
+    # the most recent run still needs a status: an old folder may as well be a killed run
+    with pytest.raises(NoRunError):
+        latest_run(tmp_path)
+
+
+@pytest.mark.parametrize("status", ["running", "failed", "interrupted"])
 def test_run_option_refuses_unfinished_runs(tmp_path: Path, status: str | None) -> None:
     folder = fake_run(tmp_path, "a", status, age=0)
     with pytest.raises(NoRunError, match=f"--run {folder}: the run is .*not finished.*--resume"):

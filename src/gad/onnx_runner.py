@@ -43,10 +43,16 @@ class OnnxModel:
         metadata_path = onnx_path.with_suffix(".json")
         if not onnx_path.is_file() or not metadata_path.is_file():
             raise GadError(f"{onnx_path}: expected a model written by gad export and its metadata {metadata_path}.")
-        self.metadata = json.loads(metadata_path.read_text())
-        spec = self.metadata["input"]["preprocessing"]
-        self.preprocessing = Preprocessing.from_dict({k: spec[k] for k in ("image_size", "resize", "interpolation")})
-        self.input_name = self.metadata["input"]["name"]
+        try:
+            self.metadata = json.loads(metadata_path.read_text())
+            spec = self.metadata["input"]["preprocessing"]
+            self.preprocessing = Preprocessing.from_dict({k: spec[k] for k in ("image_size", "resize", "interpolation")})
+            self.input_name = self.metadata["input"]["name"]
+        except (ValueError, KeyError, TypeError) as err:
+            raise GadError(
+                f"{metadata_path}: not the metadata of this gad's export (no input.preprocessing rule: {err!r}); "
+                "export the model again with this gad."
+            ) from err
         self.session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
         self.batch_size = batch_size
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -160,7 +161,9 @@ def run_checkpoint(folder: Path) -> Path:
     if not (folder / CONFIG_NAME).is_file():
         raise NoRunError(f"--run {folder}: not a gad run folder (no {CONFIG_NAME}).")
     status = run_status(folder)
-    if status != FINISHED:
+    if status is None and not (folder / STATUS_NAME).exists():  # made by a gad without status files: the user chose it
+        print(f"gad: {folder} has no {STATUS_NAME} (an older gad's run): used as finished", file=sys.stderr)
+    elif status != FINISHED:
         raise NoRunError(
             f"--run {folder}: the run is {_described(status)}, not finished; only finished runs are used "
             f"(continue it with `gad fit --run {folder} --resume`)."
@@ -192,7 +195,7 @@ def resumable_run(run: Path | None, checkpoint: Path | None, root: Path | None =
         if not checkpoint.is_file():
             raise NoRunError(f"--ckpt_path {checkpoint}: no such checkpoint.")
         folder = run_of_checkpoint(checkpoint)
-        if not (folder / CONFIG_NAME).is_file():
+        if folder is None:
             raise NoRunError(f"--ckpt_path {checkpoint}: not inside a gad run folder (no {CONFIG_NAME} above it).")
         return folder, checkpoint
     candidates = [run] if run is not None else list(_runs_newest_first(root or runs_root()))
@@ -213,9 +216,10 @@ def _described(status: str | None) -> str:
     return {RUNNING: "marked running (still running, or killed)", None: f"without a {STATUS_NAME}"}.get(status, status)
 
 
-def run_of_checkpoint(checkpoint: Path) -> Path:
-    """The run folder a checkpoint belongs to (the one holding ``config.yaml``)."""
+def run_of_checkpoint(checkpoint: Path) -> Path | None:
+    """The run folder a checkpoint belongs to (the one holding ``config.yaml``); ``None`` outside any run (an
+    imported or copied checkpoint), where commands write under the runs folder, never beside the file."""
     for parent in checkpoint.resolve().parents:
         if (parent / CONFIG_NAME).is_file():
             return parent
-    return checkpoint.resolve().parent
+    return None

@@ -146,6 +146,8 @@ class GadCLI(LightningCLI):
         model = config.model.class_path.rsplit(".", 1)[-1].lower()
         if self.subcommand == "fit" and config.get("ckpt_path"):
             folder = run_of_checkpoint(Path(config.ckpt_path))  # a resumed fit continues in its own run folder
+            if folder is None:
+                raise ConfigError(f"--ckpt_path {config.ckpt_path}: not inside a gad run folder, nothing to resume.")
             if os.environ.get("LOCAL_RANK", "0") == "0":
                 reopen_run(folder)
             return folder
@@ -153,9 +155,10 @@ class GadCLI(LightningCLI):
             return new_output_dir(runs_root(), f"{model}_{_data_name(config)}")
         data = config.data.init_args
         name = f"k{data.shots}_seed{data.seed}"
-        if config.get("ckpt_path"):
-            return new_output_dir(run_of_checkpoint(Path(config.ckpt_path)) / self.subcommand, name)
-        return new_output_dir(runs_root(), f"{model}_{self.subcommand}_{name}")
+        run = run_of_checkpoint(Path(config.ckpt_path)) if config.get("ckpt_path") else None
+        if run is not None:
+            return new_output_dir(run / self.subcommand, name)
+        return new_output_dir(runs_root(), f"{model}_{self.subcommand}_{name}")  # not inside a run: under runs/
 
 
 def _check_method(checkpoint: str, config_class: str | None) -> None:
@@ -270,6 +273,7 @@ def resume_arguments(argv: list[str]) -> list[str]:
         return argv
     run = _option_value(argv, "--run")
     folder, checkpoint = resumable_run(Path(run) if run else None, None if ckpt in (None, "last") else Path(ckpt))
+    checkpoint_class(checkpoint)  # safe to load, a format this gad reads, naming a gad model
     print(f"gad fit: resuming {folder} from {checkpoint}", file=sys.stderr)
     rest = [arg for arg in _without_option(argv[1:], "--ckpt_path") if arg != "--resume"]
     return [argv[0], "--config", str(folder / CONFIG_NAME), *rest, "--ckpt_path", str(checkpoint)]

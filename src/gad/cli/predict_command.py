@@ -16,7 +16,7 @@ from jsonargparse import ArgumentParser
 from gad.cli.detector_args import add_detector_arguments, check_detector_arguments, load_detector
 from gad.cli.errors import one_line_errors
 from gad.cli.output_paths import check_writable
-from gad.runs import command_status, new_output_dir, run_of_checkpoint
+from gad.runs import command_status, new_output_dir, run_of_checkpoint, runs_root
 from gad.inference.inputs import expand_paths
 from gad.inference.outputs import write_predictions
 
@@ -48,8 +48,9 @@ def predict_main(argv: list[str]) -> None:
             check_writable(args.output, "--output", "folder")
         images = expand_paths(args.images, FOLDER_MODE_OPTION)
         request = check_detector_arguments(args, "predict")
+        run = run_of_checkpoint(request.checkpoint)
         output = Path(args.output) if args.output else new_output_dir(
-            run_of_checkpoint(request.checkpoint) / "predict", request.category
+            run / "predict" if run else runs_root(), request.category
         )
         detector = load_detector(args, request, "predict")
         files = write_predictions(

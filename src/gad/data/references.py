@@ -64,7 +64,10 @@ class ReferenceSet:
             chosen = cls(**fields)
         except TypeError as err:
             raise ReferenceSelectionError(f"Manifest {path} is not a gad references file ({err}).") from err
-        missing = [p for category in chosen.references for p in chosen.paths(category) if not p.is_file()]
+        missing = [Path(f) for f in chosen.prompt_files.values() if not Path(f).is_file()] + [
+            p for category in chosen.references if category not in chosen.prompt_files
+            for p in chosen.paths(category) if not p.is_file()
+        ]
         if missing:
             where = "" if Path(chosen.root).is_absolute() else (
                 f", a path relative to the working directory {Path.cwd()} (manifests of older gad versions: run "

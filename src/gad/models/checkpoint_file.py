@@ -6,6 +6,7 @@ weights) is loaded with ``torch.load(..., weights_only=True)``, and every one ga
 
 from __future__ import annotations
 
+import os
 import pickle
 import re
 from pathlib import Path
@@ -16,6 +17,11 @@ import torch
 
 from gad.errors import GadError
 from gad.models.base import CHECKPOINT_FORMAT, CHECKPOINT_KEY, FewShotAnomalyModule
+
+
+# Model classes a checkpoint may name; importing a module runs its code, so other packages need the user's word.
+TRUSTED_MODULES = ("gad",)
+TRUSTED_ENV = "GAD_TRUSTED_MODULES"
 
 
 class CheckpointError(GadError, ValueError):
@@ -44,6 +50,8 @@ def check_format(checkpoint: Any, path: str | Path) -> dict[str, Any]:
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise CheckpointError(f"{path} is not a Lightning checkpoint (no state_dict).")
     info = checkpoint.get(CHECKPOINT_KEY) or {}
+    if not isinstance(info, dict) or not isinstance(info.get("format", CHECKPOINT_FORMAT), int):
+        raise CheckpointError(f"{path}: its gad metadata is not gad's (expected a format number).")
     if info.get("format", CHECKPOINT_FORMAT) > CHECKPOINT_FORMAT:
         raise CheckpointError(
             f"{path} was written by a newer gad (checkpoint format {info['format']}; this gad reads up to "
@@ -67,6 +75,12 @@ def checkpoint_class(path: str | Path) -> str:
         raise CheckpointError(
             f"{path} does not say which gad model it holds: it was not written by gad fit (or a Trainer running a "
             "gad model)."
+        )
+    trusted = (*TRUSTED_MODULES, *filter(None, os.environ.get(TRUSTED_ENV, "").split(",")))
+    if not isinstance(class_path, str) or not class_path.startswith(tuple(f"{m.strip()}." for m in trusted)):
+        raise CheckpointError(
+            f"{path} names the model class {class_path!r}, outside gad: its module is not imported, since importing "
+            f"runs its code. If you trust that package, add it to ${TRUSTED_ENV} (comma-separated module names)."
         )
     return class_path
 

@@ -83,12 +83,3 @@ def read_model_config(path: str | Path | None) -> tuple[str, dict[str, Any]] | N
     if not isinstance(config, dict):
         raise CheckpointError(f"--clip_config {path} is not an open_clip model config (a JSON object).")
     return path.stem, config  # its keys are checked when the backbone registers it
-
-
-def native_image_size(model_name: str, model_config: dict[str, Any] | None) -> int:
-    """The input size an open_clip architecture was built for (its config's ``vision_cfg.image_size``)."""
-    import open_clip
-
-    config = model_config or open_clip.get_model_config(model_name) or {}
-    size = config.get("vision_cfg", {}).get("image_size", 224)
-    return int(size[0] if isinstance(size, (list, tuple)) else size)
