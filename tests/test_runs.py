@@ -157,8 +157,8 @@ def test_runs_folder_under_a_regular_file_is_one_line_before_training(
     monkeypatch.setattr(sys, "argv", ["gad", *args])
     with pytest.raises(SystemExit) as info:
         main(args)
-    assert str(info.value.code) == f"gad: error: Runs folder ($GAD_RUNS_DIR) {a_file / 'runs'} cannot be created: " \
-        f"{a_file} is a regular file, not a folder."
+    assert str(info.value.code) == f"gad: error: Runs folder ($GAD_RUNS_DIR) {a_file / 'runs'}: {a_file} is a file, " \
+        "so no folder can be created under it."
     assert not (tmp_path / "data").exists()  # nothing was generated, loaded or trained
 
 

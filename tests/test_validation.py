@@ -12,7 +12,7 @@ import torch
 
 from gad.cli import main
 from gad.cli.config_checks import check_accelerator, check_config_files
-from gad.cli.output_paths import check_writable
+from gad.output_paths import check_writable
 from gad.errors import ConfigError
 from gad.inference.inputs import ImageInputError, load_images
 from gad.inference.threshold import threshold_at_fpr

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
+from gad.output_paths import check_writable
 from gad.errors import GadError, gad_error_in
 
 RUNS_ENV = "GAD_RUNS_DIR"
@@ -33,24 +34,14 @@ class NoRunError(GadError, FileNotFoundError):
     """No finished run to pick."""
 
 
-class OutputFolderError(GadError, OSError):
-    """A folder gad must write into cannot be created (e.g. a regular file is in its path)."""
-
-
 def runs_root() -> Path:
     return Path(os.environ.get(RUNS_ENV, "runs"))
 
 
 def ensure_folder(folder: Path, what: str) -> Path:
-    """Create ``folder`` (and its parents) or fail at once with one line, before any model is loaded or scored."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
-        why = f"{blocker} is a regular file, not a folder" if blocker else err.strerror or str(err)
-        raise OutputFolderError(f"{what} {folder} cannot be created: {why}.") from err
-    if not os.access(folder, os.W_OK):
-        raise OutputFolderError(f"{what} {folder} is not writable.")
+    """Create ``folder`` (and its parents) after ``check_writable``: one line, before any model is loaded."""
+    check_writable(folder, what, "folder")
+    folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 

@@ -24,7 +24,7 @@ from rich.markdown import Markdown
 from gad.cli.config_checks import check_config_files
 from gad.cli.errors import one_line_errors
 from gad.cli.lightning_cli import run_lightning
-from gad.cli.output_paths import check_writable
+from gad.output_paths import check_writable
 from gad.runs import latest_run, runs_root
 from gad.errors import ConfigError
 from gad.reporting import strict_json, sweep_markdown

@@ -9,7 +9,7 @@ from jsonargparse import ArgumentParser
 
 from gad.cli.detector_args import add_detector_arguments, check_detector_arguments, load_detector
 from gad.cli.errors import one_line_errors
-from gad.cli.output_paths import check_writable
+from gad.output_paths import check_writable
 from gad.inference.onnx_export import export_onnx
 
 

@@ -15,7 +15,7 @@ from jsonargparse import ArgumentParser
 
 from gad.cli.detector_args import add_detector_arguments, check_detector_arguments, load_detector
 from gad.cli.errors import one_line_errors
-from gad.cli.output_paths import check_writable
+from gad.output_paths import check_writable
 from gad.runs import command_status, new_output_dir, run_of_checkpoint, runs_root
 from gad.inference.inputs import expand_paths
 from gad.inference.outputs import write_predictions
