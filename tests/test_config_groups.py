@@ -119,3 +119,13 @@ def test_fit_without_auxiliary_says_so(in_tmp: Path, monkeypatch: pytest.MonkeyP
     with pytest.raises(SystemExit) as exit_info:
         main(args)
     assert "data.auxiliary is missing" in str(exit_info.value.code)
+
+
+def test_target_cleared_only_before_a_later_config_that_sets_one(tmp_path: Path) -> None:
+    from gad.cli.target_sets import CLEAR_TARGET, replace_targets
+
+    run, targets, trainer = (str(CONFIGS / "quickstart.yaml"), str(CONFIGS / "targets" / "visa.yaml"),
+                             str(CONFIGS / "trainer" / "cpu.yaml"))
+    assert replace_targets(["test", "-c", run, "-c", trainer, f"--config={targets}"]) == [
+        "test", "-c", run, "-c", trainer, *CLEAR_TARGET, f"--config={targets}"]
+    assert replace_targets(["test", "--ckpt_path", "x.ckpt", "-c", targets]) == ["test", "--ckpt_path", "x.ckpt", "-c", targets]
