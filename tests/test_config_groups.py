@@ -43,6 +43,23 @@ def test_every_config_parses(name: str, monkeypatch: pytest.MonkeyPatch, capsys:
     assert config["model"]["class_path"].startswith("gad.models.")
 
 
+GROUP_OPTIONS = {"model": "--model", "data": "--data", "logger": "--trainer.logger",
+                 "pipelines": "--data.init_args.train_pipeline", "callbacks": "--trainer.callbacks+"}
+GROUP_FILES = sorted(f"{g}/{p.name}" for g in GROUP_OPTIONS for p in (CONFIGS / g).glob("*.yaml"))
+
+
+@pytest.mark.parametrize("name", GROUP_FILES)
+def test_every_group_file_is_a_value(name: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """A group file given on the command line replaces its value: the resolved class is the file's."""
+    option = GROUP_OPTIONS[name.split("/")[0]]
+    config = resolved(monkeypatch, capsys, "fit", "--config", str(CONFIGS / "quickstart.yaml"), option, str(CONFIGS / name))
+    value = config
+    for key in option.lstrip("-").rstrip("+").split("."):
+        value = value[key]
+    value = value[-1] if isinstance(value, list) else value
+    assert value["class_path"] == yaml.safe_load((CONFIGS / name).read_text())["class_path"]
+
+
 @pytest.mark.parametrize("name", PAPER_CONFIGS)
 def test_paper_config_resolves_as_before(
     name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
