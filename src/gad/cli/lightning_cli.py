@@ -20,6 +20,7 @@ from gad.runs import (
     CONFIG_NAME, command_status, latest_run, new_output_dir, reopen_run, resumable_run, run_checkpoint,
     run_of_checkpoint, runs_root,
 )
+from gad.cli.target_sets import replace_targets
 from gad.data.datamodule import FewShotDataModule
 from gad.errors import ConfigError
 from gad.metrics.anomaly_metrics import MetricSettings
@@ -310,7 +311,7 @@ def run_lightning(argv: list[str]) -> GadCLI:
     """One ``fit|validate|test|predict`` command in this process; its wandb run is closed when it returns."""
     argv = resolve_run_arguments(argv)
     check_config_files(config_files(argv))
-    argv = model_from_checkpoint(argv)
+    argv = replace_targets(model_from_checkpoint(argv))
     # DDP launches the other processes with sys.argv: give them the resolved arguments too.
     sys.argv = [sys.argv[0], *argv]
     with command_status():

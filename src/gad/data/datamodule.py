@@ -33,9 +33,11 @@ class FewShotDataModule(pl.LightningDataModule):
     any dataloader is built), so data and model can never disagree on the input size or resize rule.
 
     Args:
-        auxiliary: the training set (its normal training images; methods that need labels read them too).
+        auxiliary: the training set (its normal training images; methods that need labels read them too). Only
+            ``fit`` (and ``validate`` without ``validation``) needs it, so a config with only targets can test a
+            checkpoint.
         target: the set(s) that ``test`` and ``predict`` evaluate (categories unseen in training); a list makes a
-            target suite, reported per dataset and per category. Each needs a distinct ``name``.
+            target suite, reported per dataset and per category. Each needs a distinct ``name``. Required.
         validation: the set validated during ``fit`` and by ``validate``; default the auxiliary test split,
             so model selection never looks at the target. An auxiliary set without test split (normal images
             only) is validated on a synthetic proxy instead (``gad.data.synthetic_validation``).
@@ -56,8 +58,8 @@ class FewShotDataModule(pl.LightningDataModule):
 
     def __init__(
         self,
-        auxiliary: SampleSource,
-        target: SampleSource | list[SampleSource],
+        auxiliary: SampleSource | None = None,
+        target: SampleSource | list[SampleSource] | None = None,
         validation: SampleSource | None = None,
         shots: int = 4,
         seed: int = 0,
@@ -71,7 +73,11 @@ class FewShotDataModule(pl.LightningDataModule):
         super().__init__()
         if shots < 1:  # checked here, before training starts, not when the first validation draws references
             raise ConfigError(f"data.shots (--shots) must be at least 1 normal reference per category, got {shots}")
-        self.auxiliary = auxiliary
+        if target is None:
+            raise ConfigError(
+                "data.target is missing: give the set (or list of sets) to test, e.g. -c configs/targets/mvtec.yaml"
+            )
+        self._auxiliary = auxiliary
         self.targets = list(target) if isinstance(target, list) else [target]
         self._validation = validation
         self.shots = shots
@@ -97,9 +103,19 @@ class FewShotDataModule(pl.LightningDataModule):
         return self.preprocessing
 
     def prepare_data(self) -> None:
-        sources = [s for s in (self.auxiliary, self._validation, *self.targets) if s is not None]
+        sources = [s for s in (self._auxiliary, self._validation, *self.targets) if s is not None]
         for source in {id(s): s for s in sources}.values():
             source.prepare()
+
+    @property
+    def auxiliary(self) -> SampleSource:
+        """The training set; an error when the config has none (a data-only test config used for training)."""
+        if self._auxiliary is None:
+            raise ConfigError(
+                "data.auxiliary is missing: fit trains on it (and validates on it unless data.validation is set); "
+                "test/predict need only data.target."
+            )
+        return self._auxiliary
 
     @property
     def validation(self) -> SampleSource:
