@@ -37,7 +37,7 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, quickstart_root: Pat
 @pytest.fixture(scope="session")
 def dictas_checkpoint(tmp_path_factory: pytest.TempPathFactory, quickstart_root: Path) -> Path:
     """A quickstart DictAS run trained for one step (one batch, one epoch) through ``gad fit`` (its best checkpoint), made once."""
-    from gad.cli import main
+    from tests.fixtures.cli import run_gad
 
     folder = tmp_path_factory.mktemp("dictas_run")
     (folder / "data").mkdir()
@@ -48,7 +48,6 @@ def dictas_checkpoint(tmp_path_factory: pytest.TempPathFactory, quickstart_root:
         patch.delenv("GAD_OUTPUT_DIR", raising=False)
         args = ["fit", "--config", str(REPO / "configs" / "quickstart.yaml"), "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "1",
                 "--trainer.limit_val_batches", "1", "--trainer.logger", "false", "--trainer.enable_progress_bar", "false"]
-        patch.setattr("sys.argv", ["gad", *args])
-        main(args)
+        run_gad(patch, *args)
     (checkpoint,) = folder.glob("runs/*/checkpoints/best.ckpt")
     return checkpoint

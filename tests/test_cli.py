@@ -10,17 +10,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gad.cli import main
 from tests.conftest import REPO
+from tests.fixtures.cli import run_gad
 
 QUICKSTART = str(REPO / "configs" / "quickstart.yaml")
 GAD = str(Path(sys.executable).parent / "gad")
 FAST = ["--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "2"]
-
-
-def run_gad(monkeypatch: pytest.MonkeyPatch, *args: str) -> None:
-    monkeypatch.setattr(sys, "argv", ["gad", *args])
-    main(list(args))
 
 
 def test_help_lists_commands() -> None:
@@ -112,7 +107,7 @@ def test_unknown_model_name(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> No
         run_gad(monkeypatch, "test", "--config", QUICKSTART, "--model.init_args.backbone.model_name", "gad-tiny-vt")
 
 
-def test_data_quickstart_command(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    main(["data", "quickstart", "--root", str(tmp_path / "qs"), "--image_size", "48", "--n_train", "2"])
+def test_data_quickstart_command(tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    run_gad(monkeypatch, "data", "quickstart", "--root", tmp_path / "qs", "--image_size", "48", "--n_train", "2")
     assert "dataset written to" in capsys.readouterr().out
     assert len(list((tmp_path / "qs" / "coins" / "train" / "good").iterdir())) == 2

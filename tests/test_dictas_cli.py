@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
 
-from gad.cli import main
 from tests.conftest import REPO
+from tests.fixtures.cli import run_gad
 
 CONFIGS = REPO / "configs"
 METRICS = {"image_auroc", "image_ap", "pixel_auroc", "pixel_ap"}
-
-
-def run_gad(monkeypatch: pytest.MonkeyPatch, *args: str) -> None:
-    monkeypatch.setattr(sys, "argv", ["gad", *args])
-    main(list(args))
 
 
 def test_quickstart_fit_then_test(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:

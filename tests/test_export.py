@@ -15,7 +15,6 @@ import pytest
 import torch
 
 import gad
-from gad.cli import main
 from gad.data.dataset import to_tensors
 from gad.data.images import read_rgb
 from gad.inference import Detector
@@ -23,6 +22,7 @@ from gad.inference.onnx_export import TOLERANCE, ExportError, export_onnx
 from gad.models.components.clip_backbone import ClipConfig
 from gad.models.inctrl import InCTRL
 from gad.onnx_runner import OnnxModel
+from tests.fixtures.cli import run_gad
 
 onnxruntime = pytest.importorskip("onnxruntime", reason="the [export] extra is not installed")
 
@@ -53,8 +53,7 @@ def test_gad_export_of_the_quickstart_checkpoint(
     args = ["export", "--ckpt_path", str(dictas_checkpoint), "--references", *map(str, good[:2]), "--category", "coins",
             "--calibration", *map(str, good[2:6]), "--fpr", "0.25", "--output", str(tmp_path / "coins.onnx"),
             "--progress", "false"]
-    monkeypatch.setattr(sys, "argv", ["gad", *args])
-    main(args)
+    run_gad(monkeypatch, *args)
     metadata = json.loads((tmp_path / "coins.json").read_text())
     detector = Detector.from_checkpoint(dictas_checkpoint, device="cpu").set_references(good[:2], "coins")
     assert metadata["threshold"] == detector.calibrate(good[2:6], fpr=0.25).as_dict()

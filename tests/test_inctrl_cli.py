@@ -11,15 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gad.cli import main
 from tests.conftest import REPO
+from tests.fixtures.cli import run_gad
 
 CONFIGS = REPO / "configs"
-
-
-def run_gad(monkeypatch: pytest.MonkeyPatch, *args: str) -> None:
-    monkeypatch.setattr(sys, "argv", ["gad", *args])
-    main(list(args))
 
 
 def test_quickstart_fit_then_test(in_tmp: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:

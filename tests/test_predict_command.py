@@ -4,21 +4,15 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from gad.cli import main
 from gad.data.references import ReferenceSet
 from gad.inference.outputs import PNG16_SCALE, read_map
-
-
-def run_gad(monkeypatch: pytest.MonkeyPatch, *args: str) -> None:
-    monkeypatch.setattr(sys, "argv", ["gad", *args])
-    main(list(args))
+from tests.fixtures.cli import run_gad
 
 
 def test_predict_writes_maps_overlays_and_scores(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -13,24 +12,19 @@ import yaml
 from lightning.pytorch.loggers import WandbLogger
 
 from gad.callbacks import ResultsWriter
-from gad.cli import main
 from gad.data.datamodule import FewShotDataModule
 from gad.data.sources import QuickstartData
 from gad.models.components.clip_backbone import ClipConfig
 from gad.models.patch_residual import PatchResidual
 from gad.reporting import sweep_markdown
 from tests.conftest import REPO
+from tests.fixtures.cli import run_gad
 
 BASELINE = str(REPO / "configs" / "patch_residual_quickstart.yaml")  # training-free: no fit needed
 ALL_METRICS = {
     "image_auroc", "image_ap", "image_f1_max", "pixel_auroc", "pixel_ap", "pixel_f1_max", "pixel_aupro",
     "pixel_aupro_cflow200",
 }
-
-
-def run_gad(monkeypatch: pytest.MonkeyPatch, *args: str) -> None:
-    monkeypatch.setattr(sys, "argv", ["gad", *args])
-    main(list(args))
 
 
 def test_sweep_table_has_mean_and_std_over_seeds() -> None:
