@@ -16,6 +16,7 @@ CONFIGS = REPO / "configs"
 METRICS = {"image_auroc", "image_ap", "pixel_auroc", "pixel_ap"}
 
 
+@pytest.mark.slow
 def test_quickstart_fit_then_test(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     run_gad(
         monkeypatch, "fit", "--config", str(CONFIGS / "quickstart.yaml"), "--trainer.max_epochs", "2",

@@ -15,6 +15,8 @@ import pytest
 from tests.conftest import REPO
 from tests.fixtures.cli import run_gad
 
+pytestmark = pytest.mark.slow
+
 QUICKSTART = str(REPO / "configs" / "quickstart.yaml")
 
 

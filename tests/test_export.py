@@ -46,6 +46,7 @@ def assert_onnx_matches_torch(onnx_path: Path, detector: Detector, queries: list
         np.testing.assert_allclose(resized, prediction.anomaly_map, atol=TOLERANCE)
 
 
+@pytest.mark.slow
 def test_gad_export_of_the_quickstart_checkpoint(
     dictas_checkpoint: Path, quickstart_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -82,6 +83,7 @@ def test_inctrl_export_matches_torch_through_the_runner(quickstart_root: Path, t
     assert_onnx_matches_torch(result.onnx_path, detector, queries)
 
 
+@pytest.mark.slow
 def test_the_runner_needs_no_torch(dictas_checkpoint: Path, quickstart_root: Path, tmp_path: Path) -> None:
     """``python -m gad.onnx_runner`` with torch made unimportable: one line per image, maps as .npy."""
     good = sorted((quickstart_root / "coins" / "train" / "good").glob("*.png"))

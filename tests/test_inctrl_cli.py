@@ -17,6 +17,7 @@ from tests.fixtures.cli import run_gad
 CONFIGS = REPO / "configs"
 
 
+@pytest.mark.slow
 def test_quickstart_fit_then_test(in_tmp: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     fast = [
         "--trainer.max_epochs", "1", "--trainer.logger", "false",
@@ -39,6 +40,8 @@ def test_quickstart_fit_then_test(in_tmp: Path, monkeypatch: pytest.MonkeyPatch,
     assert "coins" in capsys.readouterr().out
 
 
+@pytest.mark.ddp
+@pytest.mark.slow
 def test_ddp_bf16_fit_on_two_processes(tmp_path: Path, quickstart_root: Path) -> None:
     """Balanced batches under DDP (Lightning re-creates the batch sampler per rank), as a subprocess: DDP inside
     pytest would re-run the session."""

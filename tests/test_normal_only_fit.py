@@ -14,6 +14,8 @@ import yaml
 from tests.conftest import REPO
 from tests.fixtures.cli import run_gad
 
+pytestmark = pytest.mark.slow
+
 CONFIGS = REPO / "configs"
 AUXILIARY = ("brick", "grass", "coffee")
 PROXY_LINE = "has no test split"

@@ -15,6 +15,7 @@ from gad.inference.outputs import PNG16_SCALE, read_map
 from tests.fixtures.cli import run_gad
 
 
+@pytest.mark.slow
 def test_predict_writes_maps_overlays_and_scores(
     dictas_checkpoint: Path, quickstart_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture,
@@ -59,6 +60,7 @@ def test_predict_writes_maps_overlays_and_scores(
     np.testing.assert_allclose(png / PNG16_SCALE, expected_map, atol=1 / PNG16_SCALE)
 
 
+@pytest.mark.slow
 def test_predict_errors_are_one_line(
     dictas_checkpoint: Path, quickstart_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -107,6 +107,7 @@ def _gad_test(monkeypatch: pytest.MonkeyPatch, checkpoint: Path, *args: str) -> 
     run_gad(monkeypatch, *argv)
 
 
+@pytest.mark.slow
 def test_gad_test_fails_on_undefined_metrics_unless_allowed(
     in_tmp: Path, dictas_checkpoint: Path, quickstart_root: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture,

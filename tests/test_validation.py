@@ -38,6 +38,7 @@ def test_finite_float_images_are_still_accepted() -> None:
     assert loaded.pixels.dtype == np.uint8 and int(loaded.pixels[0, 0, 0]) == 128
 
 
+@pytest.mark.slow
 def test_detector_refuses_an_all_nan_image(dictas_checkpoint: Path, quickstart_root: Path) -> None:
     from gad.inference import Detector
 
@@ -65,6 +66,7 @@ def test_threshold_at_fpr_refuses_rates_outside_the_unit_interval(fpr: float) ->
         threshold_at_fpr([0.1, 0.2], fpr)
 
 
+@pytest.mark.slow
 def test_detector_checks_fpr_before_scoring(dictas_checkpoint: Path, quickstart_root: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     from gad.inference import Detector
