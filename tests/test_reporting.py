@@ -105,7 +105,8 @@ def test_wandb_receives_tables_overlays_and_files(quickstart_root: Path, tmp_pat
         summary = logger.experiment.summary
         assert summary["test/quickstart/table"]["_type"] == "table-file"
         assert summary["test/overlays/quickstart/worst_normal"]["count"] == 1
-        assert 0 <= summary["test/quickstart/coins/pixel_aupro"] <= 1
+        written = json.loads((tmp_path / "results.json").read_text())["results"]["quickstart"]["coins"]
+        assert summary["test/quickstart/coins/pixel_aupro"] == pytest.approx(written["pixel_aupro"])
         from gad.tracking import log_evaluation
 
         files = [tmp_path / "results.json", tmp_path / "references_quickstart_k1_seed0.json"]
