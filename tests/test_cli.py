@@ -18,6 +18,7 @@ GAD = str(Path(sys.executable).parent / "gad")
 FAST = ["--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "2"]
 
 
+@pytest.mark.slow  # a fresh process imports torch and Lightning
 def test_help_lists_commands() -> None:
     out = subprocess.run([GAD, "--help"], capture_output=True, text=True, check=True).stdout
     for command in ("fit", "validate", "test", "predict", "--shots", "gad data quickstart"):
@@ -127,6 +128,7 @@ def test_too_many_shots_is_one_clear_line(in_tmp: Path, monkeypatch: pytest.Monk
         run_gad(monkeypatch, "test", "--config", QUICKSTART, "--shots", "50", "--trainer.logger", "false")
 
 
+@pytest.mark.slow
 def test_missing_data_folder_names_layout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     args = ["test", "--config", QUICKSTART, "--trainer.logger", "false",

@@ -146,6 +146,7 @@ def test_losses_are_finite_under_bf16_autocast(module: DictAS) -> None:
     assert torch.isfinite(out.anomaly_map).all()
 
 
+@pytest.mark.slow
 def test_a_few_steps_reduce_the_loss_on_a_fixed_batch(module: DictAS) -> None:
     batch = training_batch()
     module.model.generators.eval()  # no dropout: the same batch gives the same loss

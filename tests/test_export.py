@@ -67,6 +67,7 @@ def test_gad_export_of_the_quickstart_checkpoint(
     assert_onnx_matches_torch(tmp_path / "coins.onnx", detector, sorted((quickstart_root / "coins" / "test").glob("*/*.png"))[:3])
 
 
+@pytest.mark.slow
 def test_inctrl_export_matches_torch_through_the_runner(quickstart_root: Path, tmp_path: Path) -> None:
     """Centre-cropped images of other shapes: the runner's preprocessing and the Detector's agree."""
     backbone = ClipConfig("gad-tiny-vit", pretrained=None, layers=[1, 2, 3], image_size=96)

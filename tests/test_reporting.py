@@ -43,6 +43,7 @@ def test_sweep_table_has_mean_and_std_over_seeds() -> None:
     assert "| mean over datasets | 40.0 ± 14.1 | 80.0 ± 14.1 |" in text  # seed 0: x alone (y undefined)
 
 
+@pytest.mark.slow  # eight gad test runs
 def test_gad_benchmark_writes_a_shots_by_seeds_table(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     targets = []
     for name, category in (("set_a", "coins"), ("set_b", "gravel")):
