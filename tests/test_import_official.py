@@ -86,6 +86,7 @@ def test_shapes_that_do_not_fit_the_clip_are_refused(tmp_path: Path, monkeypatch
     assert "shapes do not fit the CLIP 'narrow_inctrl_clip'" in message
 
 
+@pytest.mark.slow
 def test_float16_clip_at_another_image_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The fixture CLIP is float16 (as OpenAI's files); an image-size override resizes its position embedding."""
     output = tmp_path / "dictas_280.ckpt"
@@ -95,6 +96,7 @@ def test_float16_clip_at_another_image_size(tmp_path: Path, monkeypatch: pytest.
     assert torch.load(output, weights_only=True)["hyper_parameters"]["preprocessing"]["image_size"] == 280
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["predict", "export"])
 def test_imported_checkpoint_works_with_predict_and_export(
     command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
