@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO
-from tests.fixtures.cli import run_gad
+from tests.fixtures.cli import fit_run, run_gad
 
 QUICKSTART = str(REPO / "configs" / "quickstart.yaml")
 GAD = str(Path(sys.executable).parent / "gad")
@@ -48,17 +48,7 @@ def test_trainer_presets_stack(capsys: pytest.CaptureFixture, monkeypatch: pytes
 @pytest.fixture(scope="module")
 def quickstart_run(tmp_path_factory: pytest.TempPathFactory, quickstart_root: Path) -> Path:
     """One quickstart fit (wandb offline), in a folder whose runs/ holds only this run; the tests below read it."""
-    folder = tmp_path_factory.mktemp("cli_run")
-    (folder / "data").mkdir()
-    (folder / "data" / "quickstart").symlink_to(quickstart_root)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(folder)
-        patch.delenv("GAD_RUNS_DIR", raising=False)
-        patch.delenv("GAD_OUTPUT_DIR", raising=False)
-        patch.setenv("WANDB_MODE", "offline")
-        run_gad(patch, "fit", "--config", QUICKSTART, *FAST)
-    (run,) = (folder / "runs").iterdir()
-    return run
+    return fit_run(tmp_path_factory.mktemp("cli_run"), quickstart_root, "--config", QUICKSTART, *FAST, WANDB_MODE="offline")
 
 
 @pytest.fixture()
