@@ -9,7 +9,7 @@ export NO_ALBUMENTATIONS_UPDATE := 1
 export HF_HUB_OFFLINE := 1
 export WANDB_MODE ?= offline
 
-.PHONY: install demo test clean
+.PHONY: install demo test test-fast clean
 
 install: $(STAMP)
 
@@ -26,6 +26,10 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# The inner loop: everything but the slow, multi-process and notebook tests (under a minute on 2 cores).
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow and not ddp and not notebook"
 
 clean:
 	rm -rf runs data/quickstart wandb .pytest_cache

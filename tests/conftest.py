@@ -37,18 +37,10 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, quickstart_root: Pat
 @pytest.fixture(scope="session")
 def dictas_checkpoint(tmp_path_factory: pytest.TempPathFactory, quickstart_root: Path) -> Path:
     """A quickstart DictAS run trained for one step (one batch, one epoch) through ``gad fit`` (its best checkpoint), made once."""
-    from gad.cli import main
+    from tests.fixtures.cli import fit_run
 
-    folder = tmp_path_factory.mktemp("dictas_run")
-    (folder / "data").mkdir()
-    (folder / "data" / "quickstart").symlink_to(quickstart_root)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(folder)
-        patch.delenv("GAD_RUNS_DIR", raising=False)
-        patch.delenv("GAD_OUTPUT_DIR", raising=False)
-        args = ["fit", "--config", str(REPO / "configs" / "quickstart.yaml"), "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "1",
-                "--trainer.limit_val_batches", "1", "--trainer.logger", "false", "--trainer.enable_progress_bar", "false"]
-        patch.setattr("sys.argv", ["gad", *args])
-        main(args)
-    (checkpoint,) = folder.glob("runs/*/checkpoints/best.ckpt")
+    args = ["--config", REPO / "configs" / "quickstart.yaml", "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "1",
+            "--trainer.limit_val_batches", "1", "--trainer.logger", "false", "--trainer.enable_progress_bar", "false"]
+    checkpoint = fit_run(tmp_path_factory.mktemp("dictas_run"), quickstart_root, *args) / "checkpoints" / "best.ckpt"
+    assert checkpoint.is_file()
     return checkpoint

@@ -91,6 +91,7 @@ def test_inctrl_inference_training_and_data(capsys: pytest.CaptureFixture[str]) 
     assert not rows(output, "lookup")  # InCTRL has no dictionary lookup
 
 
+@pytest.mark.slow
 def test_preprocessing_benchmark_prints_both_paths(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     benchmark = load("preprocessing")
     monkeypatch.setattr(sys, "argv", ["preprocessing.py", "--count", "1", "--repeats", "1"])

@@ -14,7 +14,6 @@ import pytest
 import torch
 from PIL import Image
 
-from gad.cli import main
 from gad.inference import Detector
 from gad.inference.checkpoint import CheckpointError
 from gad.models.base import CHECKPOINT_KEY
@@ -23,6 +22,7 @@ from gad.models.components.clip_backbone import ClipConfig
 from gad.models.dictas import DictAS
 from gad.models.inctrl import InCTRL
 from gad.models.patch_residual import PatchResidual
+from tests.fixtures.cli import gad_error
 
 TINY = ClipConfig("gad-tiny-vit", None, [1, 2, 3, 4], image_size=112)
 DATA_ONLY = """data:
@@ -71,16 +71,6 @@ def plain_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_checkpoint(PatchResidual(TINY), tmp_path_factory.mktemp("plain") / "patch.ckpt")
 
 
-def one_line_exit(args: list[str], monkeypatch: pytest.MonkeyPatch) -> str:
-    """The message a gad command exits with; it must be one line (no traceback)."""
-    monkeypatch.setattr("sys.argv", ["gad", *args])
-    with pytest.raises(SystemExit) as exit_info:
-        main(args)
-    message = str(exit_info.value.code)
-    assert "\n" not in message and "Traceback" not in message, message
-    return message
-
-
 def test_the_payload_is_real(crafted: tuple[Path, Path]) -> None:
     checkpoint, marker = crafted
     torch.load(checkpoint, weights_only=False)
@@ -108,7 +98,7 @@ def test_commands_refuse_crafted_checkpoint(
                    "--output", str(tmp_path / "model.onnx")],
         "test": ["test", "--ckpt_path", str(checkpoint)],
     }[command]
-    message = one_line_exit(args, monkeypatch)
+    message = gad_error(monkeypatch, *args)
     prefix = "gad" if command == "test" else f"gad {command}"  # Lightning's commands all say "gad: error:"
     assert message.startswith(f"{prefix}: error: {checkpoint} holds Python objects") and "refuses to load" in message
     assert not marker.exists()
@@ -121,19 +111,16 @@ def test_gad_test_checks_the_checkpoint_first(
     monkeypatch.chdir(tmp_path)
     truncated = tmp_path / "truncated.ckpt"
     truncated.write_bytes(plain_checkpoint.read_bytes()[:5000])
-    assert "Cannot read" in one_line_exit(["test", "--ckpt_path", str(truncated)], monkeypatch)
+    assert "Cannot read" in gad_error(monkeypatch, "test", "--ckpt_path", truncated)
 
     newer = torch.load(plain_checkpoint, weights_only=True)
     newer[CHECKPOINT_KEY]["format"] = 99
     torch.save(newer, tmp_path / "newer.ckpt")
-    assert "newer gad" in one_line_exit(["test", "--ckpt_path", str(tmp_path / "newer.ckpt")], monkeypatch)
+    assert "newer gad" in gad_error(monkeypatch, "test", "--ckpt_path", tmp_path / "newer.ckpt")
 
     data = tmp_path / "data.yaml"
     data.write_text(DATA_ONLY)
-    message = one_line_exit(
-        ["test", "--ckpt_path", str(plain_checkpoint), "-c", str(data), "--model", "gad.models.dictas.DictAS"],
-        monkeypatch,
-    )
+    message = gad_error(monkeypatch, "test", "--ckpt_path", plain_checkpoint, "-c", data, "--model", "gad.models.dictas.DictAS")
     assert "PatchResidual but the config's model is gad.models.dictas.DictAS" in message
     assert not (tmp_path / "test").exists() and not plain_checkpoint.with_name("test").exists()
 

@@ -10,19 +10,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gad.cli import main
 from tests.conftest import REPO
+from tests.fixtures.cli import fit_run, run_gad
 
 QUICKSTART = str(REPO / "configs" / "quickstart.yaml")
 GAD = str(Path(sys.executable).parent / "gad")
 FAST = ["--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "2"]
 
 
-def run_gad(monkeypatch: pytest.MonkeyPatch, *args: str) -> None:
-    monkeypatch.setattr(sys, "argv", ["gad", *args])
-    main(list(args))
-
-
+@pytest.mark.slow  # a fresh process imports torch and Lightning
 def test_help_lists_commands() -> None:
     out = subprocess.run([GAD, "--help"], capture_output=True, text=True, check=True).stdout
     for command in ("fit", "validate", "test", "predict", "--shots", "gad data quickstart"):
@@ -49,21 +45,41 @@ def test_trainer_presets_stack(capsys: pytest.CaptureFixture, monkeypatch: pytes
     assert (trainer["strategy"], trainer["devices"], trainer["precision"]) == ("ddp", 2, "bf16-mixed")
 
 
-def test_quickstart_fit_then_test_latest_run(in_tmp: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    run_gad(monkeypatch, "fit", "--config", QUICKSTART, *FAST)
-    (run,) = (in_tmp / "runs").iterdir()
-    assert (run / "config.yaml").is_file() and (run / "checkpoints" / "best.ckpt").is_file()
-    assert list((run / "wandb").glob("offline-run-*")), "wandb offline run folder missing"
-    saved = yaml.safe_load((run / "config.yaml").read_text())
-    assert Path(saved["trainer"]["default_root_dir"]).resolve() == run.resolve()
+@pytest.fixture(scope="module")
+def quickstart_run(tmp_path_factory: pytest.TempPathFactory, quickstart_root: Path) -> Path:
+    """One quickstart fit (wandb offline), in a folder whose runs/ holds only this run; the tests below read it."""
+    return fit_run(tmp_path_factory.mktemp("cli_run"), quickstart_root, "--config", QUICKSTART, *FAST, WANDB_MODE="offline")
 
+
+@pytest.fixture()
+def beside_run(quickstart_run: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Work from the folder holding runs/, as a user who just ran ``gad fit``; returns the run."""
+    monkeypatch.chdir(quickstart_run.parent.parent)
+    monkeypatch.delenv("GAD_RUNS_DIR", raising=False)
+    monkeypatch.delenv("GAD_OUTPUT_DIR", raising=False)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    return quickstart_run
+
+
+@pytest.mark.slow
+def test_fit_writes_the_run_folder(quickstart_run: Path) -> None:
+    assert (quickstart_run / "config.yaml").is_file() and (quickstart_run / "checkpoints" / "best.ckpt").is_file()
+    assert list((quickstart_run / "wandb").glob("offline-run-*")), "wandb offline run folder missing"
+    saved = yaml.safe_load((quickstart_run / "config.yaml").read_text())
+    # relative to the folder gad fit ran in
+    root = quickstart_run.parent.parent / saved["trainer"]["default_root_dir"]
+    assert root.resolve() == quickstart_run.resolve()
+
+
+@pytest.mark.slow
+def test_test_takes_the_most_recent_run(
+    beside_run: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     capsys.readouterr()
     run_gad(monkeypatch, "test", "--shots", "8")
     captured = capsys.readouterr()
-    assert f"most recent run {Path('runs') / run.name}" in captured.err
-    (test_dir,) = (run / "test").iterdir()
-    assert test_dir.name.endswith("_k8_seed0")
+    assert f"most recent run {Path('runs') / beside_run.name}" in captured.err
+    (test_dir,) = (beside_run / "test").glob("*_k8_seed0")
     results = json.loads((test_dir / "results.json").read_text())
     assert results["shots"] == 8 and list(results["results"]) == ["quickstart"]
     table = results["results"]["quickstart"]
@@ -71,14 +87,23 @@ def test_quickstart_fit_then_test_latest_run(in_tmp: Path, monkeypatch: pytest.M
     assert {"image_auroc", "pixel_auroc"} <= set(table["mean"])
     assert "| gravel |" in (test_dir / "results.md").read_text()
     manifest = json.loads((test_dir / "references_quickstart_k8_seed0.json").read_text())
+    assert set(manifest["references"]) == {"gravel", "chelsea", "coins"}
     assert all(len(paths) == 8 for paths in manifest["references"].values())
-    assert "coins" in captured.out and "I-AUROC" in captured.out and "AUPRO-cflow200" in captured.out
 
-    run_gad(monkeypatch, "test", "--run", str(run), "--shots", "2", "--data.seed", "1")
-    assert any(p.name.endswith("_k2_seed1") for p in (run / "test").iterdir())
 
+@pytest.mark.slow
+def test_test_of_a_named_run_with_other_shots_and_seed(beside_run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run_gad(monkeypatch, "test", "--run", str(beside_run), "--shots", "2", "--data.seed", "1")
+    (test_dir,) = (beside_run / "test").glob("*_k2_seed1")
+    assert json.loads((test_dir / "results.json").read_text())["shots"] == 2
+    manifest = json.loads((test_dir / "references_quickstart_k2_seed1.json").read_text())
+    assert all(len(paths) == 2 for paths in manifest["references"].values())
+
+
+@pytest.mark.slow
+def test_predict_on_the_most_recent_run(beside_run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     run_gad(monkeypatch, "predict", "--shots", "1")
-    (predict_dir,) = (run / "predict").iterdir()
+    (predict_dir,) = (beside_run / "predict").iterdir()
     rows = (predict_dir / "predictions.csv").read_text().splitlines()
     assert rows[0] == "dataset,category,path,score" and len(rows) == 1 + 3 * 18
 
@@ -93,6 +118,7 @@ def test_too_many_shots_is_one_clear_line(in_tmp: Path, monkeypatch: pytest.Monk
         run_gad(monkeypatch, "test", "--config", QUICKSTART, "--shots", "50", "--trainer.logger", "false")
 
 
+@pytest.mark.slow
 def test_missing_data_folder_names_layout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     args = ["test", "--config", QUICKSTART, "--trainer.logger", "false",
@@ -112,7 +138,7 @@ def test_unknown_model_name(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> No
         run_gad(monkeypatch, "test", "--config", QUICKSTART, "--model.init_args.backbone.model_name", "gad-tiny-vt")
 
 
-def test_data_quickstart_command(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    main(["data", "quickstart", "--root", str(tmp_path / "qs"), "--image_size", "48", "--n_train", "2"])
+def test_data_quickstart_command(tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    run_gad(monkeypatch, "data", "quickstart", "--root", tmp_path / "qs", "--image_size", "48", "--n_train", "2")
     assert "dataset written to" in capsys.readouterr().out
     assert len(list((tmp_path / "qs" / "coins" / "train" / "good").iterdir())) == 2

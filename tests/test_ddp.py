@@ -8,7 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO
+
+pytestmark = [pytest.mark.ddp, pytest.mark.slow]
 
 SCRIPT = REPO / "tests" / "scripts" / "ddp_quickstart.sh"
 

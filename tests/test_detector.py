@@ -32,6 +32,7 @@ def detector(dictas_checkpoint: Path, quickstart_root: Path) -> Detector:
     return Detector.from_checkpoint(dictas_checkpoint, device="cpu").set_references(normals(quickstart_root)[:4], "gravel")
 
 
+@pytest.mark.slow  # the detector fixture trains the session's DictAS checkpoint
 def test_checkpoint_loads_without_config_and_scores_like_the_model(detector: Detector, quickstart_root: Path) -> None:
     assert isinstance(detector.module, DictAS) and detector.category == "gravel"
     query = sorted((quickstart_root / "gravel" / "test" / "hole").glob("*.png"))[0]
@@ -46,6 +47,7 @@ def test_checkpoint_loads_without_config_and_scores_like_the_model(detector: Det
     assert prediction.anomalous is None
 
 
+@pytest.mark.slow  # the detector fixture trains the session's DictAS checkpoint
 def test_every_image_kind_gives_the_same_score(detector: Detector, quickstart_root: Path) -> None:
     path = sorted((quickstart_root / "gravel" / "test" / "stain").glob("*.png"))[0]
     pixels = read_rgb(path)
@@ -68,6 +70,7 @@ def test_threshold_at_fpr_flags_at_most_that_share() -> None:
         threshold_at_fpr([], 0.1)
 
 
+@pytest.mark.slow  # the detector fixture trains the session's DictAS checkpoint
 def test_calibration_on_held_out_normals_sets_decisions(detector: Detector, quickstart_root: Path) -> None:
     images = normals(quickstart_root)
     detector = Detector(detector.module, device="cpu").set_references(images[:4], "gravel")
@@ -102,12 +105,14 @@ def test_a_checkpoint_carries_its_preprocessing(quickstart_root: Path, tmp_path:
     assert on_wide.anomaly_map.shape == pixels.shape[:2] and np.array_equal(on_wide.image, pixels)
 
 
+@pytest.mark.slow  # the detector fixture trains the session's DictAS checkpoint
 def test_in_memory_calibration_images_are_not_taken_for_references(detector: Detector, quickstart_root: Path) -> None:
     images = [read_rgb(path) for path in normals(quickstart_root)]
     detector = Detector(detector.module, device="cpu").set_references(images[:4], "gravel")
     assert detector.calibrate(images[4:], fpr=0.25).normals == len(images) - 4
 
 
+@pytest.mark.slow  # the detector fixture trains the session's DictAS checkpoint
 def test_bad_images_are_clear_errors(detector: Detector, quickstart_root: Path, tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -130,6 +135,7 @@ def test_bad_images_are_clear_errors(detector: Detector, quickstart_root: Path, 
         Detector(detector.module, device="cpu").predict(small)
 
 
+@pytest.mark.slow
 def test_bad_checkpoints_are_clear_errors(dictas_checkpoint: Path, tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="does not exist"):
         Detector.from_checkpoint(tmp_path / "none.ckpt")
@@ -153,6 +159,7 @@ def test_bad_checkpoints_are_clear_errors(dictas_checkpoint: Path, tmp_path: Pat
         Detector.from_checkpoint(tmp_path / "edited.ckpt")
 
 
+@pytest.mark.slow
 def test_readme_example_runs(dictas_checkpoint: Path, quickstart_root: Path, tmp_path: Path,
                              monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()

@@ -6,7 +6,6 @@ import math
 
 import pytest
 import torch
-from torch import nn
 
 from gad.data.batch import Batch
 from gad.errors import ConfigError
@@ -147,6 +146,7 @@ def test_losses_are_finite_under_bf16_autocast(module: DictAS) -> None:
     assert torch.isfinite(out.anomaly_map).all()
 
 
+@pytest.mark.slow
 def test_a_few_steps_reduce_the_loss_on_a_fixed_batch(module: DictAS) -> None:
     batch = training_batch()
     module.model.generators.eval()  # no dropout: the same batch gives the same loss
@@ -251,4 +251,5 @@ def test_hyperparameters_round_trip() -> None:
     assert isinstance(module.hparams["backbone"], dict)  # plain types: checkpoints load with weights_only=True
     restored = DictAS(**module.hparams)
     assert restored.model.lookup == "dense" and restored.model.inference.sigma == 3.0
-    assert isinstance(restored.model.generators.value, nn.Module)
+    shapes = {k: v.shape for k, v in module.state_dict().items()}
+    assert {k: v.shape for k, v in restored.state_dict().items()} == shapes  # the same architecture is rebuilt

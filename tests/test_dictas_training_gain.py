@@ -8,13 +8,14 @@ The test asserts half of the smallest measured gain on seed 0.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-from gad.cli import main
 from tests.conftest import REPO
+from tests.fixtures.cli import run_gad
+
+pytestmark = pytest.mark.slow
 
 QUICKSTART = str(REPO / "configs" / "quickstart.yaml")
 
@@ -24,18 +25,13 @@ def pixel_auroc(folder: Path) -> float:
     return json.loads(results.read_text())["results"]["quickstart"]["mean"]["pixel_auroc"]
 
 
-def run(monkeypatch: pytest.MonkeyPatch, *args: str) -> None:
-    monkeypatch.setattr(sys, "argv", ["gad", *args])
-    main(list(args))
-
-
 def test_training_raises_pixel_auroc_on_unseen_categories(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     quiet = ["--trainer.logger", "false", "--trainer.enable_progress_bar", "false"]
     monkeypatch.setenv("GAD_RUNS_DIR", str(in_tmp / "untrained"))
-    run(monkeypatch, "test", "--config", QUICKSTART, "--shots", "4", *quiet)
+    run_gad(monkeypatch, "test", "--config", QUICKSTART, "--shots", "4", *quiet)
     before = pixel_auroc(in_tmp / "untrained")
     monkeypatch.setenv("GAD_RUNS_DIR", str(in_tmp / "runs"))
-    run(monkeypatch, "fit", "--config", QUICKSTART, *quiet)
-    run(monkeypatch, "test", "--shots", "4", "--trainer.logger", "false")
+    run_gad(monkeypatch, "fit", "--config", QUICKSTART, *quiet)
+    run_gad(monkeypatch, "test", "--shots", "4", "--trainer.logger", "false")
     after = pixel_auroc(in_tmp / "runs")
     assert after >= before + 0.025, f"pixel AUROC {before:.3f} -> {after:.3f}"

@@ -15,7 +15,6 @@ import pytest
 import torch
 
 import gad
-from gad.cli import main
 from gad.data.dataset import to_tensors
 from gad.data.images import read_rgb
 from gad.errors import GadError
@@ -24,6 +23,7 @@ from gad.inference.onnx_export import TOLERANCE, ExportError, export_onnx
 from gad.models.components.clip_backbone import ClipConfig
 from gad.models.inctrl import InCTRL
 from gad.onnx_runner import OnnxModel
+from tests.fixtures.cli import run_gad
 
 onnxruntime = pytest.importorskip("onnxruntime", reason="the [export] extra is not installed")
 
@@ -47,6 +47,7 @@ def assert_onnx_matches_torch(onnx_path: Path, detector: Detector, queries: list
         np.testing.assert_allclose(resized, prediction.anomaly_map, atol=TOLERANCE)
 
 
+@pytest.mark.slow
 def test_gad_export_of_the_quickstart_checkpoint(
     dictas_checkpoint: Path, quickstart_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -54,8 +55,7 @@ def test_gad_export_of_the_quickstart_checkpoint(
     args = ["export", "--ckpt_path", str(dictas_checkpoint), "--references", *map(str, good[:2]), "--category", "coins",
             "--calibration", *map(str, good[2:6]), "--fpr", "0.25", "--output", str(tmp_path / "coins.onnx"),
             "--progress", "false"]
-    monkeypatch.setattr(sys, "argv", ["gad", *args])
-    main(args)
+    run_gad(monkeypatch, *args)
     metadata = json.loads((tmp_path / "coins.json").read_text())
     detector = Detector.from_checkpoint(dictas_checkpoint, device="cpu").set_references(good[:2], "coins")
     assert metadata["threshold"] == detector.calibrate(good[2:6], fpr=0.25).as_dict()
@@ -68,6 +68,7 @@ def test_gad_export_of_the_quickstart_checkpoint(
     assert_onnx_matches_torch(tmp_path / "coins.onnx", detector, sorted((quickstart_root / "coins" / "test").glob("*/*.png"))[:3])
 
 
+@pytest.mark.slow
 def test_inctrl_export_matches_torch_through_the_runner(quickstart_root: Path, tmp_path: Path) -> None:
     """Centre-cropped images of other shapes: the runner's preprocessing and the Detector's agree."""
     backbone = ClipConfig("gad-tiny-vit", pretrained=None, layers=[1, 2, 3], image_size=96)
@@ -84,6 +85,7 @@ def test_inctrl_export_matches_torch_through_the_runner(quickstart_root: Path, t
     assert_onnx_matches_torch(result.onnx_path, detector, queries)
 
 
+@pytest.mark.slow
 def test_the_runner_needs_no_torch(dictas_checkpoint: Path, quickstart_root: Path, tmp_path: Path) -> None:
     """``python -m gad.onnx_runner`` with torch made unimportable: one line per image, maps as .npy."""
     good = sorted((quickstart_root / "coins" / "train" / "good").glob("*.png"))

@@ -10,9 +10,9 @@ import open_clip
 import pytest
 import torch
 
-from gad.cli import main
 from gad.inference import Detector
 from gad.models.dictas.official import convert
+from tests.fixtures.cli import gad_error, run_gad
 from tests.fixtures.parity import parity_folder
 
 DICTAS = parity_folder("dictas")
@@ -21,13 +21,9 @@ INCTRL = parity_folder("inctrl")
 
 def refused(args: list[str | Path], monkeypatch: pytest.MonkeyPatch) -> str:
     """The one-line message ``gad import-official`` exits with; the output is not written."""
-    argv = ["import-official", *map(str, args)]
-    monkeypatch.setattr("sys.argv", ["gad", *argv])
-    with pytest.raises(SystemExit) as exit_info:
-        main(argv)
-    message = str(exit_info.value.code)
-    assert message.startswith("gad import-official: error: ") and "\n" not in message, message
-    assert not Path(argv[argv.index("--output") + 1]).exists()
+    message = gad_error(monkeypatch, "import-official", *args)
+    assert message.startswith("gad import-official: error: "), message
+    assert not Path(args[args.index("--output") + 1]).exists()
     return message
 
 
@@ -90,29 +86,32 @@ def test_shapes_that_do_not_fit_the_clip_are_refused(tmp_path: Path, monkeypatch
     assert "shapes do not fit the CLIP 'narrow_inctrl_clip'" in message
 
 
-def test_float16_clip_at_another_image_size(tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_float16_clip_at_another_image_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The fixture CLIP is float16 (as OpenAI's files); an image-size override resizes its position embedding."""
     output = tmp_path / "dictas_280.ckpt"
-    main(["import-official", *map(str, dictas_args(DICTAS / "dictas_mymodel.pth", output)), "--image_size", "280"])
+    run_gad(monkeypatch, "import-official", *dictas_args(DICTAS / "dictas_mymodel.pth", output), "--image_size", "280")
     detector = Detector.from_checkpoint(output, device="cpu")
     assert detector.image_size == 280 and detector.module.backbone.grid == (20, 20)
     assert torch.load(output, weights_only=True)["hyper_parameters"]["preprocessing"]["image_size"] == 280
 
 
-
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["predict", "export"])
-def test_imported_checkpoint_works_with_predict_and_export(command: str, tmp_path: Path) -> None:
+def test_imported_checkpoint_works_with_predict_and_export(
+    command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Nothing but the imported checkpoint (in a folder of its own) and the CLIP file it names."""
     output = tmp_path / "alone" / "dictas.ckpt"
-    main(["import-official", *map(str, dictas_args(DICTAS / "dictas_mymodel.pth", output)), "--protocol", "visa"])
+    run_gad(monkeypatch, "import-official", *dictas_args(DICTAS / "dictas_mymodel.pth", output), "--protocol", "visa")
     references = [str(DICTAS / "images" / f"cable_ref_mvtec_000{i}.png") for i in (368, 380)]
     query = str(DICTAS / "images" / "cable_query_bent_wire_000521.png")
     if command == "predict":
-        main(["predict", "--ckpt_path", str(output), "--references", *references, "--images", query,
-              "--category", "cable", "--output", str(tmp_path / "out"), "--progress", "false"])
+        run_gad(monkeypatch, "predict", "--ckpt_path", output, "--references", *references, "--images", query,
+                "--category", "cable", "--output", tmp_path / "out", "--progress", "false")
         assert (tmp_path / "out" / "scores.csv").is_file()
     else:
-        main(["export", "--ckpt_path", str(output), "--references", *references, "--category", "cable",
-              "--output", str(tmp_path / "cable.onnx"), "--progress", "false"])
+        run_gad(monkeypatch, "export", "--ckpt_path", output, "--references", *references, "--category", "cable",
+                "--output", tmp_path / "cable.onnx", "--progress", "false")
         metadata = json.loads((tmp_path / "cable.json").read_text())
         assert max(metadata["verification"]["max_abs_difference"].values()) <= 1e-4

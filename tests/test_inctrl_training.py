@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import lightning.pytorch as pl
+import pytest
 
 from gad.data.datamodule import FewShotDataModule
 from gad.data.sources import QuickstartData
@@ -31,6 +32,7 @@ def auxiliary_auroc(trainer: pl.Trainer, model: InCTRL, data: FewShotDataModule)
     return model.results["mean"]["image_auroc"]
 
 
+@pytest.mark.slow
 def test_short_training_learns_the_auxiliary_labels(quickstart_root: Path, tmp_path: Path) -> None:
     pl.seed_everything(0, verbose=False)
     model = InCTRL(TINY, sigma=2.0)

@@ -150,6 +150,7 @@ def test_bad_settings_are_named() -> None:
         MetricSettings(bins=1)
 
 
+@pytest.mark.slow
 def test_metric_benchmark_runs_tiny() -> None:
     """The speed/memory benchmark script, at 1 % of MVTec AD, prints its figures and the sklearn comparison."""
     done = subprocess.run(

@@ -6,23 +6,19 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from gad.cli import main
 from tests.conftest import REPO
+from tests.fixtures.cli import run_gad
+
+pytestmark = pytest.mark.slow
 
 CONFIGS = REPO / "configs"
 AUXILIARY = ("brick", "grass", "coffee")
 PROXY_LINE = "has no test split"
-
-
-def run_gad(monkeypatch: pytest.MonkeyPatch, *args: str) -> None:
-    monkeypatch.setattr(sys, "argv", ["gad", *args])
-    main(list(args))
 
 
 def normal_only(quickstart_root: Path, root: Path, layout: str) -> Path:

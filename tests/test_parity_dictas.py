@@ -18,6 +18,8 @@ from gad.inference import Detector, Prediction
 from gad.models.dictas.score_fusion import fuse_normalised
 from tests.fixtures.parity import gad, parity_folder
 
+pytestmark = pytest.mark.slow  # the authors' CLIP sizes on the parity fixtures
+
 FIXTURES = parity_folder("dictas")
 TOLERANCE = 1e-4
 EXPECTED = dict(np.load(FIXTURES / "expected.npz"))

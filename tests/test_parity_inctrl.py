@@ -22,6 +22,8 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from gad.inference import Detector
 from tests.fixtures.parity import gad, parity_folder
 
+pytestmark = pytest.mark.slow  # the authors' CLIP sizes on the parity fixtures
+
 FIXTURES = parity_folder("inctrl")
 TOLERANCE = 1e-4
 EXPECTED = dict(np.load(FIXTURES / "expected.npz"))

@@ -4,23 +4,18 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from gad.cli import main
 from gad.data.references import ReferenceSet
 from gad.inference.outputs import PNG16_SCALE, read_map
+from tests.fixtures.cli import run_gad
 
 
-def run_gad(monkeypatch: pytest.MonkeyPatch, *args: str) -> None:
-    monkeypatch.setattr(sys, "argv", ["gad", *args])
-    main(list(args))
-
-
+@pytest.mark.slow
 def test_predict_writes_maps_overlays_and_scores(
     dictas_checkpoint: Path, quickstart_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture,
@@ -65,6 +60,7 @@ def test_predict_writes_maps_overlays_and_scores(
     np.testing.assert_allclose(png / PNG16_SCALE, expected_map, atol=1 / PNG16_SCALE)
 
 
+@pytest.mark.slow
 def test_predict_errors_are_one_line(
     dictas_checkpoint: Path, quickstart_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

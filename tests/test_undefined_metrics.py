@@ -6,15 +6,14 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-from gad.cli import main
 from gad.metrics.anomaly_metrics import AnomalyMetrics, MetricSettings
 from gad.reporting import markdown_table, write_results
+from tests.fixtures.cli import run_gad
 
 IMAGE_KEYS = ["image_auroc", "image_ap", "image_f1_max"]
 PIXEL_KEYS = ["pixel_auroc", "pixel_ap", "pixel_f1_max", "pixel_aupro", "pixel_aupro_cflow200"]
@@ -105,10 +104,10 @@ def _normals_only_target(root: Path, quickstart_root: Path) -> Path:
 def _gad_test(monkeypatch: pytest.MonkeyPatch, checkpoint: Path, *args: str) -> None:
     run = checkpoint.parent.parent
     argv = ["test", "--run", str(run), "--trainer.logger", "false", "--trainer.enable_progress_bar", "false", *args]
-    monkeypatch.setattr(sys, "argv", ["gad", *argv])
-    main(argv)
+    run_gad(monkeypatch, *argv)
 
 
+@pytest.mark.slow
 def test_gad_test_fails_on_undefined_metrics_unless_allowed(
     in_tmp: Path, dictas_checkpoint: Path, quickstart_root: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture,

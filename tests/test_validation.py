@@ -3,32 +3,21 @@
 from __future__ import annotations
 
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from gad.cli import main
 from gad.cli.config_checks import check_accelerator, check_config_files
 from gad.output_paths import check_writable
 from gad.errors import ConfigError
 from gad.inference.inputs import ImageInputError, load_images
 from gad.inference.threshold import threshold_at_fpr
 from tests.conftest import REPO
+from tests.fixtures.cli import gad_error
 
 QUICKSTART = str(REPO / "configs" / "quickstart.yaml")
-
-
-def run_gad(monkeypatch: pytest.MonkeyPatch, *args: str) -> str:
-    """The one-line error a gad command exits with."""
-    monkeypatch.setattr(sys, "argv", ["gad", *args])
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-    assert isinstance(exit_info.value.code, str), f"expected an error line, got exit code {exit_info.value.code}"
-    assert "\n" not in exit_info.value.code
-    return exit_info.value.code
 
 
 # ----- NaN and inf ------------------------------------------------------------------------------------------
@@ -49,6 +38,7 @@ def test_finite_float_images_are_still_accepted() -> None:
     assert loaded.pixels.dtype == np.uint8 and int(loaded.pixels[0, 0, 0]) == 128
 
 
+@pytest.mark.slow
 def test_detector_refuses_an_all_nan_image(dictas_checkpoint: Path, quickstart_root: Path) -> None:
     from gad.inference import Detector
 
@@ -76,6 +66,7 @@ def test_threshold_at_fpr_refuses_rates_outside_the_unit_interval(fpr: float) ->
         threshold_at_fpr([0.1, 0.2], fpr)
 
 
+@pytest.mark.slow
 def test_detector_checks_fpr_before_scoring(dictas_checkpoint: Path, quickstart_root: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     from gad.inference import Detector
@@ -95,7 +86,7 @@ def _predict_args(quickstart_root: Path, tmp_path: Path, *extra: str) -> list[st
 
 
 def test_fpr_without_calibration_is_refused(quickstart_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    line = run_gad(monkeypatch, *_predict_args(quickstart_root, tmp_path, "--fpr", "0.05", "--output", str(tmp_path / "o")))
+    line = gad_error(monkeypatch, *_predict_args(quickstart_root, tmp_path, "--fpr", "0.05", "--output", str(tmp_path / "o")))
     assert line.startswith("gad predict: error: --fpr is the share of the --calibration images")
 
 
@@ -103,19 +94,19 @@ def test_fpr_outside_unit_interval_is_refused_before_loading(
     quickstart_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     held_out = str(quickstart_root / "gravel" / "test" / "good")
-    line = run_gad(monkeypatch, *_predict_args(quickstart_root, tmp_path, "--calibration", held_out, "--fpr", "2"))
+    line = gad_error(monkeypatch, *_predict_args(quickstart_root, tmp_path, "--calibration", held_out, "--fpr", "2"))
     assert line == "gad predict: error: --fpr must be a share of normal images in [0, 1) (e.g. 0.01 for 1 %), got 2.0."
 
 
 def test_missing_calibration_folder_is_refused_before_loading(
     quickstart_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    line = run_gad(monkeypatch, *_predict_args(quickstart_root, tmp_path, "--calibration", str(tmp_path / "none")))
+    line = gad_error(monkeypatch, *_predict_args(quickstart_root, tmp_path, "--calibration", str(tmp_path / "none")))
     assert "--calibration" in line and "does not exist" in line
 
 
 def test_infinite_threshold_is_refused(quickstart_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    line = run_gad(monkeypatch, *_predict_args(quickstart_root, tmp_path, "--threshold", "1e999"))
+    line = gad_error(monkeypatch, *_predict_args(quickstart_root, tmp_path, "--threshold", "1e999"))
     assert "--threshold must be a finite score" in line
 
 
@@ -124,7 +115,7 @@ def test_predict_output_under_a_file_is_refused_before_loading(
     quickstart_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "a_file").write_text("x")
-    line = run_gad(monkeypatch, *_predict_args(quickstart_root, tmp_path, "--output", str(tmp_path / "a_file" / "out")))
+    line = gad_error(monkeypatch, *_predict_args(quickstart_root, tmp_path, "--output", str(tmp_path / "a_file" / "out")))
     assert line == (f"gad predict: error: --output {tmp_path / 'a_file' / 'out'}: {tmp_path / 'a_file'} is a file, "
                     "so no folder can be created under it.")
 
@@ -134,7 +125,7 @@ def test_export_output_under_a_file_is_refused_before_loading(
 ) -> None:
     (tmp_path / "a_file").write_text("x")
     good = str(quickstart_root / "gravel" / "train" / "good")
-    line = run_gad(monkeypatch, "export", "--ckpt_path", str(tmp_path / "never_loaded.ckpt"), "--references", good,
+    line = gad_error(monkeypatch, "export", "--ckpt_path", str(tmp_path / "never_loaded.ckpt"), "--references", good,
                    "--output", str(tmp_path / "a_file" / "model.onnx"))
     assert line.startswith("gad export: error: --output") and "is a file, so no folder can be created" in line
 
@@ -144,7 +135,7 @@ def test_benchmark_folder_that_is_a_file_is_refused_before_testing(tmp_path: Pat
     run.mkdir()
     (run / "benchmark").write_text("x")
     monkeypatch.setattr("gad.cli.benchmark_command.run_lightning", lambda args: pytest.fail("a test was run"))
-    line = run_gad(monkeypatch, "benchmark", "--run", str(run), "--shots", "1", "--seeds", "0")
+    line = gad_error(monkeypatch, "benchmark", "--run", str(run), "--shots", "1", "--seeds", "0")
     assert line == f"gad benchmark: error: --run {run / 'benchmark'}: expected a folder, but it is an existing file."
 
 
@@ -160,21 +151,21 @@ def test_writable_outputs_pass_and_create_nothing(tmp_path: Path) -> None:
 # ----- fit settings -----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("shots", ["0", "-2"])
 def test_fit_with_no_shots_is_refused_before_training(in_tmp: Path, monkeypatch: pytest.MonkeyPatch, shots: str) -> None:
-    line = run_gad(monkeypatch, "fit", "--config", QUICKSTART, "--shots", shots, "--trainer.logger", "false")
+    line = gad_error(monkeypatch, "fit", "--config", QUICKSTART, "--shots", shots, "--trainer.logger", "false")
     assert line == f"gad: error: data.shots (--shots) must be at least 1 normal reference per category, got {shots}"
     assert not list(in_tmp.glob("runs/*/checkpoints/*.ckpt")) and not list(in_tmp.glob("runs/*/config.yaml"))
 
 
 def test_benchmark_refuses_zero_shots(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("gad.cli.benchmark_command.run_lightning", lambda args: pytest.fail("a test was run"))
-    assert "--shots: every number of references must be at least 1" in run_gad(
+    assert "--shots: every number of references must be at least 1" in gad_error(
         monkeypatch, "benchmark", "--run", "somewhere", "--shots", "2", "0", "--seeds", "0")
 
 
 def test_gpu_accelerator_without_a_gpu_is_one_line(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
-    line = run_gad(monkeypatch, "fit", "--config", QUICKSTART, "--trainer.accelerator", "gpu", "--trainer.logger", "false")
+    line = gad_error(monkeypatch, "fit", "--config", QUICKSTART, "--trainer.accelerator", "gpu", "--trainer.logger", "false")
     assert line.startswith("gad: error: --trainer.accelerator gpu: no GPU is visible here")
     assert "--trainer.accelerator cpu" in line
 
@@ -192,15 +183,15 @@ def test_more_gpus_than_visible_is_refused(monkeypatch: pytest.MonkeyPatch) -> N
 def test_invalid_yaml_names_the_file_line_and_column(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("model:\n  class_path: x\n   bad: [1, 2\n")
-    line = run_gad(monkeypatch, "test", "--config", QUICKSTART, f"--config={bad}")
+    line = gad_error(monkeypatch, "test", "--config", QUICKSTART, f"--config={bad}")
     assert line == f"gad: error: --config {bad}: invalid YAML at line 3, column 7: mapping values are not allowed here."
 
 
 def test_config_that_is_not_a_mapping_or_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     listed = tmp_path / "list.yaml"
     listed.write_text("- a\n- b\n")
-    assert "expected a mapping of settings" in run_gad(monkeypatch, "fit", "-c", str(listed))
-    assert run_gad(monkeypatch, "fit", "-c", str(tmp_path / "none.yaml")) == f"gad: error: --config {tmp_path / 'none.yaml'}: no such file."
+    assert "expected a mapping of settings" in gad_error(monkeypatch, "fit", "-c", str(listed))
+    assert gad_error(monkeypatch, "fit", "-c", str(tmp_path / "none.yaml")) == f"gad: error: --config {tmp_path / 'none.yaml'}: no such file."
 
 
 def test_benchmark_checks_target_configs_before_testing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -208,7 +199,7 @@ def test_benchmark_checks_target_configs_before_testing(tmp_path: Path, monkeypa
     bad = tmp_path / "target.yaml"
     bad.write_text("data: [1\n")
     monkeypatch.setattr("gad.cli.benchmark_command.run_lightning", lambda args: pytest.fail("a test was run"))
-    line = run_gad(monkeypatch, "benchmark", "--run", str(tmp_path / "run"), "--shots", "1", "--seeds", "0",
+    line = gad_error(monkeypatch, "benchmark", "--run", str(tmp_path / "run"), "--shots", "1", "--seeds", "0",
                    "--targets", str(QUICKSTART), str(bad))
     assert line.startswith(f"gad benchmark: error: --config {bad}: invalid YAML at line 2, column 1")
 
