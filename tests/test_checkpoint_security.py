@@ -22,7 +22,7 @@ from gad.models.components.clip_backbone import ClipConfig
 from gad.models.dictas import DictAS
 from gad.models.inctrl import InCTRL
 from gad.models.patch_residual import PatchResidual
-from tests.fixtures.cli import gad_error
+from tests.fixtures.cli import gad_error, run_gad
 
 TINY = ClipConfig("gad-tiny-vit", None, [1, 2, 3, 4], image_size=112)
 DATA_ONLY = """data:
@@ -151,7 +151,7 @@ def test_a_model_class_outside_gad_is_never_imported(tmp_path: Path, monkeypatch
     torch.save({"state_dict": {}, CHECKPOINT_KEY: {"class_path": "evil_module.Model", "format": 1}}, checkpoint)
     with pytest.raises(CheckpointError, match="outside gad: its module is not imported.*GAD_TRUSTED_MODULES"):
         Detector.from_checkpoint(checkpoint, device="cpu")
-    assert "outside gad" in one_line_exit(["test", "--ckpt_path", str(checkpoint)], monkeypatch)
+    assert "outside gad" in gad_error(monkeypatch, "test", "--ckpt_path", checkpoint)
     assert not marker.exists()
     monkeypatch.setenv("GAD_TRUSTED_MODULES", "evil_module")
     with pytest.raises(CheckpointError, match="not a gad few-shot model"):
@@ -172,9 +172,7 @@ def test_predictions_of_a_checkpoint_outside_any_run_go_under_the_runs_folder(
     """An imported or copied checkpoint has no run folder: gad writes under runs/, never beside the file."""
     beside = set(plain_checkpoint.parent.iterdir())
     monkeypatch.setenv("GAD_RUNS_DIR", str(tmp_path / "runs"))
-    args = ["predict", "--ckpt_path", str(plain_checkpoint), "--references", str(images), "--images", str(images)]
-    monkeypatch.setattr("sys.argv", ["gad", *args])
-    main(args)
+    run_gad(monkeypatch, "predict", "--ckpt_path", plain_checkpoint, "--references", images, "--images", images)
     assert set(plain_checkpoint.parent.iterdir()) == beside
     (written,) = (tmp_path / "runs").iterdir()
     assert (written / "scores.csv").is_file()
