@@ -145,7 +145,8 @@ def test_bad_checkpoints_are_clear_errors(dictas_checkpoint: Path, tmp_path: Pat
     saved = torch.load(dictas_checkpoint, map_location="cpu", weights_only=True)
     cases = {
         "gad.models.inctrl.InCTRL": "do not fit gad.models.inctrl.InCTRL",  # another method's class, DictAS weights
-        "torch.nn.Linear": "not a gad few-shot model",
+        "torch.nn.Linear": "outside gad: its module is not imported",
+        "gad.models.dictas.torch_model.DictASModel": "not a gad few-shot model",  # gad's, but not a LightningModule
         "gad.models.nothing.Model": "which this gad does not have",
     }
     for class_path, message in cases.items():
