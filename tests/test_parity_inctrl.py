@@ -95,10 +95,11 @@ def test_gad_test_metrics(checkpoint: Path, dataset: dict[str, Path], folder: st
     """``gad test --ckpt_path`` with a config that names only the data: image AUROC and AP per category equal
     those of the official scores."""
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GAD_RUNS_DIR", raising=False)
     copy = tmp_path / "model.ckpt"  # a copy in a folder of its own: nothing beside it
     copy.write_bytes(checkpoint.read_bytes())
     gad("test", "--ckpt_path", copy, "-c", dataset[folder])
-    (results,) = tmp_path.glob("test/*/results.json")
+    (results,) = tmp_path.glob("runs/*_test_*/results.json")  # a checkpoint outside any run: results under runs/
     table = json.loads(results.read_text())["results"]["parity"]
     for category in SETTINGS["categories"]:
         official = expected(category, 4, "score")
@@ -112,10 +113,11 @@ def test_gad_predict_scores(checkpoint: Path, dataset: dict[str, Path], folder: 
                             monkeypatch: pytest.MonkeyPatch) -> None:
     """``gad predict --ckpt_path`` on the datamodule's target set (batches of 4): each image's final score."""
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GAD_RUNS_DIR", raising=False)
     copy = tmp_path / "model.ckpt"
     copy.write_bytes(checkpoint.read_bytes())
     gad("predict", "--ckpt_path", copy, "-c", dataset[folder])
-    (written,) = tmp_path.glob("predict/*/predictions.csv")
+    (written,) = tmp_path.glob("runs/*_predict_*/predictions.csv")
     rows = list(csv.DictReader(written.open()))
     assert len(rows) == len(SETTINGS["categories"]) * len(QUERIES)
     for category in SETTINGS["categories"]:
