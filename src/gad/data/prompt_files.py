@@ -15,13 +15,11 @@ from typing import Any
 
 import pandas as pd
 import torch
+from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 from torch import Tensor
 
 from gad.data.references import ReferenceSelectionError, ReferenceSet, binary_kind
 
-# OpenAI CLIP's normalisation, which InCTRL's prompt files were made with (open_clip's default for its models).
-CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 PROMPT_SUFFIXES = frozenset({".pt", ".pth"})
 PROMPT_HELP = (
     "an InCTRL prompt file: a list of K CLIP-normalised 3xSxS tensors (or a Kx3xSxS tensor) saved by torch.save"
@@ -33,8 +31,9 @@ class ModelInput:
     """What a model takes: the side of its square input and the mean/std it normalises [0, 1] images with."""
 
     image_size: int
-    mean: tuple[float, ...] = CLIP_MEAN
-    std: tuple[float, ...] = CLIP_STD
+    # OpenAI CLIP's normalisation, which InCTRL's prompt files were made with (open_clip's default for its models)
+    mean: tuple[float, ...] = OPENAI_DATASET_MEAN
+    std: tuple[float, ...] = OPENAI_DATASET_STD
 
     @classmethod
     def of(cls, backbone: Any) -> ModelInput:
