@@ -65,8 +65,11 @@ def time_pairs(
 ) -> tuple[Timing, Timing]:
     """``reference()`` and ``function()`` timed alternately, so that both see the same machine: on a shared one,
     the load (and, with CPU time, a busy sibling hyper-thread) changes from one second to the next."""
-    pairs = [time_calls(call, device, 1, warmup=int(index == 0)) for index in range(repeats)
-             for call in (reference, function)]
+    pairs = [
+        time_calls(call, device, 1, warmup=int(index == 0))
+        for index in range(repeats)
+        for call in (reference, function)
+    ]
     return _merge(pairs[0::2]), _merge(pairs[1::2])
 
 

@@ -39,7 +39,9 @@ def main() -> None:
     prompts = F.normalize(torch.randn(1, args.shots, *shape, generator=generator), dim=-1)
     prompts = prompts.transpose(1, 2).flatten(2, 3)  # (1, L, K * N, C), as encoded references
     query, prompts = query.to(device), prompts.to(device)
-    torch.testing.assert_close(patch_residual(query, prompts), patch_residual_loop(query, prompts), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(
+        patch_residual(query, prompts), patch_residual_loop(query, prompts), rtol=1e-4, atol=1e-5
+    )
     fast = time_calls(lambda: patch_residual(query, prompts), device, args.repeats).best
     slow = time_calls(lambda: patch_residual_loop(query, prompts), device, args.repeats).best
     print(

@@ -63,20 +63,47 @@ def run_arm(arm: str, seed: int, args: argparse.Namespace, train_meta: Path, eva
     meta = {"class_path": "gad.data.sources.MetaJson", "init_args": {"root": str(args.root)}}
     fit = {
         "seed_everything": seed,
-        "data": {"init_args": {
-            "auxiliary": {**meta, "init_args": {**meta["init_args"], "meta": str(train_meta), "name": "auxiliary"}},
-            "train_pipeline": {"class_path": "gad.models.inctrl.InCTRLTrainingPipeline", "init_args": {
-                "seed": seed, "steps_per_epoch": args.steps, "synthetic_anomalies": arm == "synthetic"}},
-        }},
-        "trainer": {"max_epochs": args.epochs, "limit_val_batches": 0, "logger": False,
-                    "enable_progress_bar": False},
+        "data": {
+            "init_args": {
+                "auxiliary": {**meta, "init_args": {**meta["init_args"], "meta": str(train_meta), "name": "auxiliary"}},
+                "train_pipeline": {
+                    "class_path": "gad.models.inctrl.InCTRLTrainingPipeline",
+                    "init_args": {
+                        "seed": seed,
+                        "steps_per_epoch": args.steps,
+                        "synthetic_anomalies": arm == "synthetic",
+                    },
+                },
+            }
+        },
+        "trainer": {"max_epochs": args.epochs, "limit_val_batches": 0, "logger": False, "enable_progress_bar": False},
     }
-    test = {"data": {"init_args": {"target": [
-        {**meta, "init_args": {**meta["init_args"], "meta": str(eval_meta), "name": "auxiliary_real_defects",
-                               "categories": list(AUXILIARY_CATEGORIES)}},
-        {"class_path": "gad.data.sources.QuickstartData",
-         "init_args": {"root": str(args.root), "categories": list(TARGET_CATEGORIES), "name": "unseen_targets"}},
-    ]}}, "trainer": {"logger": False, "enable_progress_bar": False}}
+    test = {
+        "data": {
+            "init_args": {
+                "target": [
+                    {
+                        **meta,
+                        "init_args": {
+                            **meta["init_args"],
+                            "meta": str(eval_meta),
+                            "name": "auxiliary_real_defects",
+                            "categories": list(AUXILIARY_CATEGORIES),
+                        },
+                    },
+                    {
+                        "class_path": "gad.data.sources.QuickstartData",
+                        "init_args": {
+                            "root": str(args.root),
+                            "categories": list(TARGET_CATEGORIES),
+                            "name": "unseen_targets",
+                        },
+                    },
+                ]
+            }
+        },
+        "trainer": {"logger": False, "enable_progress_bar": False},
+    }
     (out / "fit.yaml").write_text(yaml.safe_dump(fit))
     (out / "test.yaml").write_text(yaml.safe_dump(test))
     before = set(args.runs.glob("*"))
@@ -114,8 +141,11 @@ def main(argv: list[str] | None = None) -> None:
         for name in ("auxiliary_real_defects", "unseen_targets"):
             values = [figures[arm][s][name] for s in args.seeds]
             spread = statistics.stdev(values) if len(values) > 1 else 0.0
-            lines.append(f"| {arm} | {name} | " + " | ".join(f"{v:.3f}" for v in values)
-                         + f" | {statistics.mean(values):.3f} ± {spread:.3f} |")
+            lines.append(
+                f"| {arm} | {name} | "
+                + " | ".join(f"{v:.3f}" for v in values)
+                + f" | {statistics.mean(values):.3f} ± {spread:.3f} |"
+            )
     print("\n".join(lines), file=sys.stdout)
     (args.out / "figures.md").write_text("\n".join(lines) + "\n")
 

@@ -33,9 +33,21 @@ def dictas(folder: Path, work: Path) -> dict[str, float]:
     expected = dict(np.load(folder / "expected.npz"))
     queries = [str(q) for q in expected["query"]]
     output = work / "dictas.ckpt"
-    gad(["import-official", "dictas", str(folder / "dictas_mymodel.pth"), "--clip", str(folder / "tiny_clip.pt"),
-         "--clip_config", str(folder / "tiny_clip_config.json"), "--protocol", settings["dataset_rules"],
-         "--output", str(output)])
+    gad(
+        [
+            "import-official",
+            "dictas",
+            str(folder / "dictas_mymodel.pth"),
+            "--clip",
+            str(folder / "tiny_clip.pt"),
+            "--clip_config",
+            str(folder / "tiny_clip_config.json"),
+            "--protocol",
+            settings["dataset_rules"],
+            "--output",
+            str(output),
+        ]
+    )
     detector = Detector.from_checkpoint(output, device="cpu")
     predictions = {}
     for category, files in settings["categories"].items():
@@ -47,8 +59,12 @@ def dictas(folder: Path, work: Path) -> dict[str, float]:
     for category, files in settings["categories"].items():
         rows = [queries.index(q) for q in files["queries"]]
         alpha = detector.module.model.settings_for(category, settings["k_shot"]).alpha
-        parts = (torch.zeros(len(rows), dtype=torch.long), torch.tensor([ordered[r].parts["map"] for r in rows]),
-                 torch.tensor([ordered[r].parts["text"] for r in rows]), torch.full((len(rows),), alpha))
+        parts = (
+            torch.zeros(len(rows), dtype=torch.long),
+            torch.tensor([ordered[r].parts["map"] for r in rows]),
+            torch.tensor([ordered[r].parts["text"] for r in rows]),
+            torch.full((len(rows),), alpha),
+        )
         fused[rows] = fuse_normalised(parts, parts).numpy()
     return {
         "map before smoothing": largest([p.unsmoothed_map for p in ordered], expected["map_before_smoothing"]),
@@ -64,10 +80,24 @@ def inctrl(folder: Path, work: Path) -> dict[str, float]:
     expected = dict(np.load(folder / "expected.npz"))
     queries = [f"{name}.png" for name in settings["query_order"]]
     output = work / "inctrl.ckpt"
-    gad(["import-official", "inctrl", str(folder / "checkpoint.pyth"), "--clip_config",
-         str(folder / "model_config.json"), "--output", str(output)])
-    names = {"score": "score", "image": "image_score", "text": "text_score", "holistic": "holistic_score",
-             "patch_max": "patch_max"}
+    gad(
+        [
+            "import-official",
+            "inctrl",
+            str(folder / "checkpoint.pyth"),
+            "--clip_config",
+            str(folder / "model_config.json"),
+            "--output",
+            str(output),
+        ]
+    )
+    names = {
+        "score": "score",
+        "image": "image_score",
+        "text": "text_score",
+        "holistic": "holistic_score",
+        "patch_max": "patch_max",
+    }
     worst: dict[str, float] = {}
     for images in ("images240", "images"):
         for batch in (1, 4):

@@ -26,7 +26,9 @@ CATEGORIES = 15
 ANOMALOUS = 0.7  # share of anomalous test images in MVTec AD
 
 
-def synthetic_batch(count: int, side: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def synthetic_batch(
+    count: int, side: int, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(labels, maps (B, 1, side, side), masks): smooth noise maps with rectangular defects scoring higher."""
     labels = (torch.rand(count, generator=generator) < ANOMALOUS).long()
     masks = torch.zeros(count, 1, side, side)
@@ -35,7 +37,9 @@ def synthetic_batch(count: int, side: int, generator: torch.Generator) -> tuple[
             h, w = (int(v) for v in torch.randint(side // 40, side // 6, (2,), generator=generator))
             y, x = (int(v) for v in torch.randint(0, side - max(h, w), (2,), generator=generator))
             masks[i, 0, y : y + h, x : x + w] = 1
-    noise = F.interpolate(torch.rand(count, 1, side // 16, side // 16, generator=generator), size=(side, side), mode="bilinear")
+    noise = F.interpolate(
+        torch.rand(count, 1, side // 16, side // 16, generator=generator), size=(side, side), mode="bilinear"
+    )
     return labels, noise + masks * torch.rand(count, 1, 1, 1, generator=generator) * (0.5 + noise), masks
 
 
@@ -55,7 +59,9 @@ def main() -> None:
     generator = torch.Generator().manual_seed(0)
     images = max(CATEGORIES * 2, round(MVTEC_IMAGES * args.scale))
     names = [f"c{i}" for i in range(CATEGORIES)]
-    settings = {"binned (2**20 bins)": MetricSettings()} | ({"exact (sorted)": MetricSettings(bins=None)} if args.exact else {})
+    settings = {"binned (2**20 bins)": MetricSettings()} | (
+        {"exact (sorted)": MetricSettings(bins=None)} if args.exact else {}
+    )
     metrics = {label: AnomalyMetrics(names, s) for label, s in settings.items()}
     for start in range(0, images, 32):
         count = min(32, images - start)
@@ -65,15 +71,19 @@ def main() -> None:
         for metric in metrics.values():
             metric.update(category, scores, labels, maps, masks)
     pixels = images * args.side**2
-    print(f"{images} images at {args.side} x {args.side} ({pixels / 1e6:.0f} M pixels), {CATEGORIES} categories, "
-          f"{torch.get_num_threads()} threads; memory after collecting: {peak_memory_gb():.2f} GB")
+    print(
+        f"{images} images at {args.side} x {args.side} ({pixels / 1e6:.0f} M pixels), {CATEGORIES} categories, "
+        f"{torch.get_num_threads()} threads; memory after collecting: {peak_memory_gb():.2f} GB"
+    )
     results = {}
     for label, metric in metrics.items():
         start, cpu = time.perf_counter(), time.process_time()
         results[label] = metric.compute()
         seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-        print(f"gad {label}: all image and pixel metrics (AUROC, AP, F1-max, AUPRO exact + cflow200) in "
-              f"{seconds:.1f} s ({cpu:.1f} s of CPU); peak memory so far {peak_memory_gb():.2f} GB")
+        print(
+            f"gad {label}: all image and pixel metrics (AUROC, AP, F1-max, AUPRO exact + cflow200) in "
+            f"{seconds:.1f} s ({cpu:.1f} s of CPU); peak memory so far {peak_memory_gb():.2f} GB"
+        )
     mean = next(iter(results.values()))[MEAN]
     print("  mean: " + ", ".join(f"{k} {v:.4f}" for k, v in mean.items()))
     if args.sklearn:

@@ -106,8 +106,10 @@ def main() -> None:
     args = parser.parse_args()
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
-    print(f"one thread; best of {args.repeats} x {args.count} images; load average {os.getloadavg()[0]:.1f}; "
-          f"Pillow {Image.__version__}, OpenCV {cv2.__version__}, albumentations {A.__version__}")
+    print(
+        f"one thread; best of {args.repeats} x {args.count} images; load average {os.getloadavg()[0]:.1f}; "
+        f"Pillow {Image.__version__}, OpenCV {cv2.__version__}, albumentations {A.__version__}"
+    )
     header = f"{'case':26} {'path':12} {'resize img/s (CPU)':>20} {'file img/s (CPU)':>18} {'max |new - old|':>16}"
     print(header)
     print("-" * len(header))

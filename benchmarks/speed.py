@@ -64,10 +64,24 @@ from gad.models.dictas.lookup import lookup  # noqa: E402
 CATEGORY = "brick"
 METHODS = {
     # method: (LightningModule path, CLIP, tapped layers, image size, shots, training shots, training pipeline)
-    "dictas": ("gad.models.dictas.DictAS", "ViT-L-14-336", [6, 12, 18, 24], 336, [1, 4, 16], 1,
-               "gad.models.dictas.training_data.DictASTrainingPipeline"),
-    "inctrl": ("gad.models.inctrl.InCTRL", "ViT-B-16-plus-240", [7, 9, 11], 240, [2, 4, 8], 2,
-               "gad.models.inctrl.InCTRLTrainingPipeline"),
+    "dictas": (
+        "gad.models.dictas.DictAS",
+        "ViT-L-14-336",
+        [6, 12, 18, 24],
+        336,
+        [1, 4, 16],
+        1,
+        "gad.models.dictas.training_data.DictASTrainingPipeline",
+    ),
+    "inctrl": (
+        "gad.models.inctrl.InCTRL",
+        "ViT-B-16-plus-240",
+        [7, 9, 11],
+        240,
+        [2, 4, 8],
+        2,
+        "gad.models.inctrl.InCTRLTrainingPipeline",
+    ),
 }
 PARTS = ("backbone", "inference", "train", "generators", "lookup", "data")
 
@@ -166,8 +180,9 @@ def inference_rows(module: FewShotAnomalyModule, args: argparse.Namespace) -> li
         with torch.inference_mode(), autocast(args.device, args.precision):
             model.set_references(CATEGORY, images(shots, args.image_size, args.device, seed=1))
         synchronize(args.device)
-        rows.append(Row("inference", f"K={shots}: set_references (once per category)",
-                        once(time.perf_counter() - start), shots))
+        rows.append(
+            Row("inference", f"K={shots}: set_references (once per category)", once(time.perf_counter() - start), shots)
+        )
         for batch in sorted({1, args.batch}):
             x = images(batch, args.image_size, args.device, seed=2)
             counter = ExactRowCounter()
@@ -179,8 +194,18 @@ def inference_rows(module: FewShotAnomalyModule, args: argparse.Namespace) -> li
             finally:
                 lookup_module.sparsemax_topk = counter._original
             alongside = f"backbone alongside: {base.best * 1e3:.0f} ms, {base.cpu * 1e3:.0f} ms CPU"
-            rows.append(Row("inference", f"K={shots}, batch {batch}", timing, batch, memory, base, batch,
-                            "; ".join(filter(None, [counter.share(), alongside]))))
+            rows.append(
+                Row(
+                    "inference",
+                    f"K={shots}, batch {batch}",
+                    timing,
+                    batch,
+                    memory,
+                    base,
+                    batch,
+                    "; ".join(filter(None, [counter.share(), alongside])),
+                )
+            )
         model.clear_references()
     return rows
 
@@ -189,10 +214,14 @@ def training_batch(args: argparse.Namespace, shots: int) -> Batch:
     batch, side = args.train_batch, args.image_size
     label = torch.arange(batch) % 2
     mask = torch.zeros(batch, 1, side, side)
-    mask[label == 1, :, side // 4: side // 2, side // 4: side // 2] = 1
+    mask[label == 1, :, side // 4 : side // 2, side // 4 : side // 2] = 1
     return Batch(
-        image=images(batch, side, args.device, seed=3), label=label.to(args.device), mask=mask.to(args.device),
-        category=[CATEGORY] * batch, defect=["x"] * batch, path=["p"] * batch,
+        image=images(batch, side, args.device, seed=3),
+        label=label.to(args.device),
+        mask=mask.to(args.device),
+        category=[CATEGORY] * batch,
+        defect=["x"] * batch,
+        path=["p"] * batch,
         support=images(batch * shots, side, args.device, seed=4).unflatten(0, (batch, shots)),
     )
 
@@ -221,8 +250,12 @@ def training_rows(module: FewShotAnomalyModule, args: argparse.Namespace) -> lis
     forward, _ = timed(lambda: module.model.backbone(everything), args)
     samples = args.train_batch
     return [
-        Row("train", f"backbone forward of {len(everything)} images ({samples} queries + {shots} shots each)",
-            forward, samples),
+        Row(
+            "train",
+            f"backbone forward of {len(everything)} images ({samples} queries + {shots} shots each)",
+            forward,
+            samples,
+        ),
         Row("train", f"training step, batch {samples}, {shots} shot(s)", timing, samples, peak.bytes, forward, samples),
     ]
 
@@ -245,8 +278,18 @@ def lookup_rows(module: FewShotAnomalyModule, args: argparse.Namespace) -> list[
             lambda: lookup(q, k, v, "sparse", topk=None), lambda: lookup(q, k, v, "sparse", topk=topk), args
         )
         rows.append(Row("lookup", f"{what}: sort-based", plain, args.batch))
-        rows.append(Row("lookup", f"{what}: top-{topk}", top, args.batch, memory, plain, args.batch,
-                        f"{plain.best / top.best:.1f}x faster, max abs difference {difference:.1e}"))
+        rows.append(
+            Row(
+                "lookup",
+                f"{what}: top-{topk}",
+                top,
+                args.batch,
+                memory,
+                plain,
+                args.batch,
+                f"{plain.best / top.best:.1f}x faster, max abs difference {difference:.1e}",
+            )
+        )
     return rows
 
 
@@ -270,8 +313,11 @@ def write_jpegs(folder: Path, count: int, side: int) -> list[str]:
     rng, textures, paths = np.random.default_rng(0), ProceduralTextures(), []
     for index in range(count):
         path = folder / f"{index:03d}.jpg"
-        cv2.imwrite(str(path), cv2.cvtColor(textures.texture((side, side), rng), cv2.COLOR_RGB2BGR),
-                    [cv2.IMWRITE_JPEG_QUALITY, 90])
+        cv2.imwrite(
+            str(path),
+            cv2.cvtColor(textures.texture((side, side), rng), cv2.COLOR_RGB2BGR),
+            [cv2.IMWRITE_JPEG_QUALITY, 90],
+        )
         paths.append(str(path))
     return paths
 
@@ -289,11 +335,16 @@ def data_rows(args: argparse.Namespace) -> list[Row]:
     with tempfile.TemporaryDirectory() as folder:
         paths = write_jpegs(Path(folder), args.data_files, args.data_side)
         count = args.data_samples
-        samples = pd.DataFrame({
-            "path": [paths[i % len(paths)] for i in range(count)], "category": CATEGORY, "split": "train",
-            "label": [int(args.method == "inctrl" and i % 4 == 3) for i in range(count)], "defect": "good",
-            "mask_path": None,
-        })
+        samples = pd.DataFrame(
+            {
+                "path": [paths[i % len(paths)] for i in range(count)],
+                "category": CATEGORY,
+                "split": "train",
+                "label": [int(args.method == "inctrl" and i % 4 == 3) for i in range(count)],
+                "defect": "good",
+                "mask_path": None,
+            }
+        )
         pipeline: TrainingPipeline = _import(pipeline_path)()
         preprocessing = Preprocessing(args.image_size, "shorter_side" if args.method == "inctrl" else "squash")
         dataset = PipelineDataset(samples, preprocessing, pipeline)
@@ -301,8 +352,13 @@ def data_rows(args: argparse.Namespace) -> list[Row]:
         for workers in args.workers:
             if workers == 0:
                 _single_threaded()
-            loader = DataLoader(dataset, batch_size=args.data_batch, num_workers=workers, collate_fn=collate_batch,
-                                worker_init_fn=_single_threaded if workers else None)
+            loader = DataLoader(
+                dataset,
+                batch_size=args.data_batch,
+                num_workers=workers,
+                collate_fn=collate_batch,
+                worker_init_fn=_single_threaded if workers else None,
+            )
             iterator = iter(loader)
             next(iterator)
             start, cpu = time.perf_counter(), time.process_time()
@@ -313,9 +369,16 @@ def data_rows(args: argparse.Namespace) -> list[Row]:
                 note += f", {timed_samples / cpu:.1f} samples per CPU second"
             torch.set_num_threads(threads)
             cv2.setNumThreads(-1)
-            rows.append(Row("data", f"{args.method} training items from {args.data_side} px JPEGs, "
-                            f"{workers} workers ({training_shots} support image(s) each)",
-                            Timing(seconds, seconds, cpu, os.getloadavg()[0]), timed_samples, note=note))
+            rows.append(
+                Row(
+                    "data",
+                    f"{args.method} training items from {args.data_side} px JPEGs, "
+                    f"{workers} workers ({training_shots} support image(s) each)",
+                    Timing(seconds, seconds, cpu, os.getloadavg()[0]),
+                    timed_samples,
+                    note=note,
+                )
+            )
     return rows
 
 
@@ -331,14 +394,16 @@ def cells(row: Row) -> list[str]:
         return f"{(value / row.items) / (base / row.reference_items):.3f}" if reference and base > 0 else ""
 
     return [
-        row.part, row.what,
+        row.part,
+        row.what,
         f"{timing.best * 1e3:.1f}" if timing else "",
         f"{row.items / timing.best:.2f}" if timing else "",
         f"{timing.cpu * 1e3:.1f}" if timing and not math.isnan(timing.cpu) else "",
         f"{row.memory / 2**20:.0f}" if row.memory is not None else "",
         ratio(timing.best, reference.best) if timing and reference else "",
         ratio(timing.cpu, reference.cpu) if timing and reference and not math.isnan(timing.cpu) else "",
-        f"{(timing.load if timing else row.load):.2f}", row.note,
+        f"{(timing.load if timing else row.load):.2f}",
+        row.note,
     ]
 
 
@@ -350,8 +415,10 @@ def progress(rows: list[Row]) -> list[Row]:
 
 
 def report(rows: list[Row], args: argparse.Namespace) -> None:
-    table = Table(title=f"{args.method} {args.clip} @ {args.image_size} px, {args.precision}, {args.device}, "
-                        f"{torch.get_num_threads()} threads")
+    table = Table(
+        title=f"{args.method} {args.clip} @ {args.image_size} px, {args.precision}, {args.device}, "
+        f"{torch.get_num_threads()} threads"
+    )
     for name in COLUMNS:
         table.add_column(name, justify="left" if name in ("part", "what", "note") else "right")
     for row in rows:
@@ -399,8 +466,11 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    print(f"torch {torch.__version__}, {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"{torch.get_num_threads()} threads, load {os.getloadavg()}", flush=True)
+    print(
+        f"torch {torch.__version__}, {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"{torch.get_num_threads()} threads, load {os.getloadavg()}",
+        flush=True,
+    )
     rows: list[Row] = []
     module = build(args) if set(args.parts) - {"data"} else None
     if module is not None and "backbone" in args.parts:

@@ -39,8 +39,20 @@ def dictas_checkpoint(tmp_path_factory: pytest.TempPathFactory, quickstart_root:
     """A quickstart DictAS run trained for one step (one batch, one epoch) through ``gad fit`` (its best checkpoint), made once."""
     from tests.fixtures.cli import fit_run
 
-    args = ["--config", REPO / "configs" / "quickstart.yaml", "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "1",
-            "--trainer.limit_val_batches", "1", "--trainer.logger", "false", "--trainer.enable_progress_bar", "false"]
+    args = [
+        "--config",
+        REPO / "configs" / "quickstart.yaml",
+        "--trainer.max_epochs",
+        "1",
+        "--trainer.limit_train_batches",
+        "1",
+        "--trainer.limit_val_batches",
+        "1",
+        "--trainer.logger",
+        "false",
+        "--trainer.enable_progress_bar",
+        "false",
+    ]
     checkpoint = fit_run(tmp_path_factory.mktemp("dictas_run"), quickstart_root, *args) / "checkpoints" / "best.ckpt"
     assert checkpoint.is_file()
     return checkpoint

@@ -13,8 +13,16 @@ ndimage = pytest.importorskip("scipy.ndimage", reason="scipy (a dev dependency) 
 
 @pytest.mark.parametrize(
     ("height", "width", "sigma"),
-    [(224, 224, 6.0), (336, 336, 6.0), (37, 53, 2.0), (24, 24, 4.0), (5, 7, 6.0), (1, 3, 2.0), (2, 2, 0.7),
-     (16, 9, 1.2)],
+    [
+        (224, 224, 6.0),
+        (336, 336, 6.0),
+        (37, 53, 2.0),
+        (24, 24, 4.0),
+        (5, 7, 6.0),
+        (1, 3, 2.0),
+        (2, 2, 0.7),
+        (16, 9, 1.2),
+    ],
 )
 def test_equals_scipy_gaussian_filter_border_included(height: int, width: int, sigma: float) -> None:
     maps = np.random.default_rng([height, width]).random((2, height, width))

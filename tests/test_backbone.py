@@ -21,7 +21,9 @@ def test_tapped_layers_are_one_based_block_outputs_without_cls(tiny: ClipBackbon
     images = torch.rand(2, 3, 112, 112)
     captured: dict[int, torch.Tensor] = {}
     hooks = [
-        tiny.model.visual.transformer.resblocks[i].register_forward_hook(lambda m, a, out, i=i: captured.__setitem__(i, out))
+        tiny.model.visual.transformer.resblocks[i].register_forward_hook(
+            lambda m, a, out, i=i: captured.__setitem__(i, out)
+        )
         for i in range(4)
     ]
     try:
@@ -57,7 +59,9 @@ def test_normalisation_is_inside(tiny: ClipBackbone) -> None:
     images = torch.rand(1, 3, 112, 112)
     normalised = (images - tiny.mean) / tiny.std
     expected = tiny.model.visual.forward_intermediates(normalised, indices=[0], intermediates_only=True)
-    torch.testing.assert_close(tiny(images).patch_tokens[0], expected["image_intermediates"][0].flatten(2).transpose(1, 2))
+    torch.testing.assert_close(
+        tiny(images).patch_tokens[0], expected["image_intermediates"][0].flatten(2).transpose(1, 2)
+    )
 
 
 def test_image_size_override_resizes_grid() -> None:

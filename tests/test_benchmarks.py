@@ -53,19 +53,52 @@ def rows(output: str, part: str) -> list[list[str]]:
 
 def test_dictas_every_part_runs_in_bf16(capsys: pytest.CaptureFixture[str]) -> None:
     speed = load("speed")
-    speed.main([
-        "dictas", "--clip", "gad-tiny-vit", "--layers", "2", "4", "--image-size", "112", "--shots", "1", "3",
-        "--batch", "2", "--train-batch", "2", "--precision", "bf16", "--repeats", "1", "--sparsemax-topk", "8",
-        "--threads", "1",
-        "--data-side", "160", "--data-files", "2", "--data-samples", "4", "--data-batch", "2", "--workers", "0", "1",
-    ])
+    speed.main(
+        [
+            "dictas",
+            "--clip",
+            "gad-tiny-vit",
+            "--layers",
+            "2",
+            "4",
+            "--image-size",
+            "112",
+            "--shots",
+            "1",
+            "3",
+            "--batch",
+            "2",
+            "--train-batch",
+            "2",
+            "--precision",
+            "bf16",
+            "--repeats",
+            "1",
+            "--sparsemax-topk",
+            "8",
+            "--threads",
+            "1",
+            "--data-side",
+            "160",
+            "--data-files",
+            "2",
+            "--data-samples",
+            "4",
+            "--data-batch",
+            "2",
+            "--workers",
+            "0",
+            "1",
+        ]
+    )
     output = capsys.readouterr().out
     backbone, inference = rows(output, "backbone"), rows(output, "inference")
     assert len(backbone) == 3  # batch 1, batch 2 and with the embedding
     timed = [row for row in inference if "set_references" not in row[1]]
     assert [row[1] for row in timed] == ["K=1, batch 1", "K=1, batch 2", "K=3, batch 1", "K=3, batch 2"]
-    assert all(float(row[6]) > 0 and float(row[7]) > 0 and float(row[5]) > 0 and "top-k exact on" in row[9]
-               for row in timed)
+    assert all(
+        float(row[6]) > 0 and float(row[7]) > 0 and float(row[5]) > 0 and "top-k exact on" in row[9] for row in timed
+    )
     train = rows(output, "train")
     assert len(train) == 2 and float(train[1][6]) > 0
     assert len(rows(output, "generators")) == 2
@@ -74,17 +107,50 @@ def test_dictas_every_part_runs_in_bf16(capsys: pytest.CaptureFixture[str]) -> N
     for row in lookup[1::2]:
         assert float(re.search(r"difference ([0-9.e+-]+)", row[9]).group(1)) < 1e-4
     data = rows(output, "data")
-    assert [row[1].split(", ")[1] for row in data] == ["0 workers (1 support image(s) each)", "1 workers (1 support image(s) each)"]
+    assert [row[1].split(", ")[1] for row in data] == [
+        "0 workers (1 support image(s) each)",
+        "1 workers (1 support image(s) each)",
+    ]
     assert all(float(row[3]) > 0 for row in data)
 
 
 def test_inctrl_inference_training_and_data(capsys: pytest.CaptureFixture[str]) -> None:
     speed = load("speed")
-    speed.main([
-        "inctrl", "--clip", "gad-tiny-vit", "--layers", "2", "3", "--image-size", "112", "--shots", "2",
-        "--train-batch", "2", "--repeats", "1", "--parts", "inference", "train", "data", "lookup", "--threads", "1",
-        "--data-side", "160", "--data-files", "4", "--data-samples", "4", "--data-batch", "2", "--workers", "0",
-    ])
+    speed.main(
+        [
+            "inctrl",
+            "--clip",
+            "gad-tiny-vit",
+            "--layers",
+            "2",
+            "3",
+            "--image-size",
+            "112",
+            "--shots",
+            "2",
+            "--train-batch",
+            "2",
+            "--repeats",
+            "1",
+            "--parts",
+            "inference",
+            "train",
+            "data",
+            "lookup",
+            "--threads",
+            "1",
+            "--data-side",
+            "160",
+            "--data-files",
+            "4",
+            "--data-samples",
+            "4",
+            "--data-batch",
+            "2",
+            "--workers",
+            "0",
+        ]
+    )
     output = capsys.readouterr().out
     assert [row[1] for row in rows(output, "inference")] == ["K=2: set_references (once per category)", "K=2, batch 1"]
     assert len(rows(output, "train")) == 2 and len(rows(output, "data")) == 1
@@ -92,12 +158,16 @@ def test_inctrl_inference_training_and_data(capsys: pytest.CaptureFixture[str]) 
 
 
 @pytest.mark.slow
-def test_preprocessing_benchmark_prints_both_paths(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_preprocessing_benchmark_prints_both_paths(
+    capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     benchmark = load("preprocessing")
     monkeypatch.setattr(sys, "argv", ["preprocessing.py", "--count", "1", "--repeats", "1"])
     benchmark.main()
     lines = capsys.readouterr().out.splitlines()
-    assert sum("new (PIL)" in line for line in lines) == sum("old (cv2)" in line for line in lines) == len(benchmark.CASES)
+    assert (
+        sum("new (PIL)" in line for line in lines) == sum("old (cv2)" in line for line in lines) == len(benchmark.CASES)
+    )
     differences = [float(line.split()[-1]) for line in lines if "old (cv2)" in line]
     assert all(d > 0 for d in differences)  # the two paths really differ
 

@@ -48,11 +48,14 @@ def crafted(tmp_path: Path) -> tuple[Path, Path]:
     """(checkpoint, marker): a gad-looking checkpoint whose hyperparameters carry the payload."""
     marker = tmp_path / "marker"
     checkpoint = tmp_path / "model.ckpt"
-    torch.save({
-        "state_dict": {}, "hyper_parameters": {"_class_path": "gad.models.patch_residual.PatchResidual",
-                                               "sigma": Payload(marker)},
-        CHECKPOINT_KEY: {"class_path": "gad.models.patch_residual.PatchResidual", "format": 1},
-    }, checkpoint)
+    torch.save(
+        {
+            "state_dict": {},
+            "hyper_parameters": {"_class_path": "gad.models.patch_residual.PatchResidual", "sigma": Payload(marker)},
+            CHECKPOINT_KEY: {"class_path": "gad.models.patch_residual.PatchResidual", "format": 1},
+        },
+        checkpoint,
+    )
     return checkpoint, marker
 
 
@@ -92,10 +95,26 @@ def test_commands_refuse_crafted_checkpoint(
     checkpoint, marker = crafted
     monkeypatch.chdir(tmp_path)
     args = {
-        "predict": ["predict", "--ckpt_path", str(checkpoint), "--references", str(images), "--images", str(images),
-                    "--output", str(tmp_path / "out")],
-        "export": ["export", "--ckpt_path", str(checkpoint), "--references", str(images),
-                   "--output", str(tmp_path / "model.onnx")],
+        "predict": [
+            "predict",
+            "--ckpt_path",
+            str(checkpoint),
+            "--references",
+            str(images),
+            "--images",
+            str(images),
+            "--output",
+            str(tmp_path / "out"),
+        ],
+        "export": [
+            "export",
+            "--ckpt_path",
+            str(checkpoint),
+            "--references",
+            str(images),
+            "--output",
+            str(tmp_path / "model.onnx"),
+        ],
         "test": ["test", "--ckpt_path", str(checkpoint)],
     }[command]
     message = gad_error(monkeypatch, *args)
@@ -120,16 +139,22 @@ def test_gad_test_checks_the_checkpoint_first(
 
     data = tmp_path / "data.yaml"
     data.write_text(DATA_ONLY)
-    message = gad_error(monkeypatch, "test", "--ckpt_path", plain_checkpoint, "-c", data, "--model", "gad.models.dictas.DictAS")
+    message = gad_error(
+        monkeypatch, "test", "--ckpt_path", plain_checkpoint, "-c", data, "--model", "gad.models.dictas.DictAS"
+    )
     assert "PatchResidual but the config's model is gad.models.dictas.DictAS" in message
     assert not (tmp_path / "test").exists() and not plain_checkpoint.with_name("test").exists()
 
 
-@pytest.mark.parametrize("module", [
-    lambda: DictAS(TINY, test_layers=[2, 4], sigma=2.0),
-    lambda: InCTRL(ClipConfig("gad-tiny-vit", None, [1, 2, 3], image_size=112), class_names={"a": "b"}),
-    lambda: PatchResidual(TINY),
-], ids=["dictas", "inctrl", "patch_residual"])
+@pytest.mark.parametrize(
+    "module",
+    [
+        lambda: DictAS(TINY, test_layers=[2, 4], sigma=2.0),
+        lambda: InCTRL(ClipConfig("gad-tiny-vit", None, [1, 2, 3], image_size=112), class_names={"a": "b"}),
+        lambda: PatchResidual(TINY),
+    ],
+    ids=["dictas", "inctrl", "patch_residual"],
+)
 def test_written_checkpoints_are_plain_and_load_back(module, tmp_path: Path) -> None:
     torch.manual_seed(0)
     model = module()
@@ -161,7 +186,9 @@ def test_a_model_class_outside_gad_is_never_imported(tmp_path: Path, monkeypatch
 
 def test_gad_metadata_that_is_not_gad_s_is_one_line(tmp_path: Path) -> None:
     checkpoint = tmp_path / "odd.ckpt"
-    torch.save({"state_dict": {}, CHECKPOINT_KEY: {"class_path": "gad.models.dictas.DictAS", "format": "1"}}, checkpoint)
+    torch.save(
+        {"state_dict": {}, CHECKPOINT_KEY: {"class_path": "gad.models.dictas.DictAS", "format": "1"}}, checkpoint
+    )
     with pytest.raises(CheckpointError, match="its gad metadata is not gad's"):
         Detector.from_checkpoint(checkpoint, device="cpu")
 

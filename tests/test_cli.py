@@ -48,7 +48,9 @@ def test_trainer_presets_stack(capsys: pytest.CaptureFixture, monkeypatch: pytes
 @pytest.fixture(scope="module")
 def quickstart_run(tmp_path_factory: pytest.TempPathFactory, quickstart_root: Path) -> Path:
     """One quickstart fit (wandb offline), in a folder whose runs/ holds only this run; the tests below read it."""
-    return fit_run(tmp_path_factory.mktemp("cli_run"), quickstart_root, "--config", QUICKSTART, *FAST, WANDB_MODE="offline")
+    return fit_run(
+        tmp_path_factory.mktemp("cli_run"), quickstart_root, "--config", QUICKSTART, *FAST, WANDB_MODE="offline"
+    )
 
 
 @pytest.fixture()
@@ -121,16 +123,33 @@ def test_too_many_shots_is_one_clear_line(in_tmp: Path, monkeypatch: pytest.Monk
 @pytest.mark.slow
 def test_missing_data_folder_names_layout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    args = ["test", "--config", QUICKSTART, "--trainer.logger", "false",
-            "--data.init_args.target", "gad.data.sources.MVTecLayout", "--data.init_args.target.root", "nowhere"]
+    args = [
+        "test",
+        "--config",
+        QUICKSTART,
+        "--trainer.logger",
+        "false",
+        "--data.init_args.target",
+        "gad.data.sources.MVTecLayout",
+        "--data.init_args.target.root",
+        "nowhere",
+    ]
     with pytest.raises(SystemExit, match=r"data folder nowhere does not exist. Expected the MVTec AD layout"):
         run_gad(monkeypatch, *args)
 
 
 def test_image_size_mismatch(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(SystemExit, match=r"preprocessing.image_size=96 but the backbone 'gad-tiny-vit' takes 112 px"):
-        run_gad(monkeypatch, "test", "--config", QUICKSTART, "--model.init_args.preprocessing", '{"image_size": 96}',
-                "--trainer.logger", "false")
+        run_gad(
+            monkeypatch,
+            "test",
+            "--config",
+            QUICKSTART,
+            "--model.init_args.preprocessing",
+            '{"image_size": 96}',
+            "--trainer.logger",
+            "false",
+        )
 
 
 def test_unknown_model_name(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -138,7 +157,9 @@ def test_unknown_model_name(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> No
         run_gad(monkeypatch, "test", "--config", QUICKSTART, "--model.init_args.backbone.model_name", "gad-tiny-vt")
 
 
-def test_data_quickstart_command(tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_data_quickstart_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     run_gad(monkeypatch, "data", "quickstart", "--root", tmp_path / "qs", "--image_size", "48", "--n_train", "2")
     assert "dataset written to" in capsys.readouterr().out
     assert len(list((tmp_path / "qs" / "coins" / "train" / "good").iterdir())) == 2

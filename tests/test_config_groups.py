@@ -18,12 +18,16 @@ CONFIGS = REPO / "configs"
 # The last commit with the self-contained configs (before they were split into groups).
 BEFORE_GROUPS = "b827c36"
 PAPER_CONFIGS = [
-    "dictas_visa", "dictas_mvtec", "inctrl_mvtec", "inctrl_visa", "dictas_folder", "quickstart",
-    "inctrl_quickstart", "patch_residual_quickstart",
+    "dictas_visa",
+    "dictas_mvtec",
+    "inctrl_mvtec",
+    "inctrl_visa",
+    "dictas_folder",
+    "quickstart",
+    "inctrl_quickstart",
+    "patch_residual_quickstart",
 ]
-FULL_CONFIGS = sorted(
-    str(p.relative_to(CONFIGS)) for d in ("", "trainer") for p in (CONFIGS / d).glob("*.yaml")
-)
+FULL_CONFIGS = sorted(str(p.relative_to(CONFIGS)) for d in ("", "trainer") for p in (CONFIGS / d).glob("*.yaml"))
 TARGET_SETS = sorted(p.name for p in (CONFIGS / "targets").glob("*.yaml"))
 
 
@@ -43,8 +47,13 @@ def test_every_config_parses(name: str, monkeypatch: pytest.MonkeyPatch, capsys:
     assert config["model"]["class_path"].startswith("gad.models.")
 
 
-GROUP_OPTIONS = {"model": "--model", "data": "--data", "logger": "--trainer.logger",
-                 "pipelines": "--data.init_args.train_pipeline", "callbacks": "--trainer.callbacks+"}
+GROUP_OPTIONS = {
+    "model": "--model",
+    "data": "--data",
+    "logger": "--trainer.logger",
+    "pipelines": "--data.init_args.train_pipeline",
+    "callbacks": "--trainer.callbacks+",
+}
 GROUP_FILES = sorted(f"{g}/{p.name}" for g in GROUP_OPTIONS for p in (CONFIGS / g).glob("*.yaml"))
 
 
@@ -52,7 +61,9 @@ GROUP_FILES = sorted(f"{g}/{p.name}" for g in GROUP_OPTIONS for p in (CONFIGS / 
 def test_every_group_file_is_a_value(name: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     """A group file given on the command line replaces its value: the resolved class is the file's."""
     option = GROUP_OPTIONS[name.split("/")[0]]
-    config = resolved(monkeypatch, capsys, "fit", "--config", str(CONFIGS / "quickstart.yaml"), option, str(CONFIGS / name))
+    config = resolved(
+        monkeypatch, capsys, "fit", "--config", str(CONFIGS / "quickstart.yaml"), option, str(CONFIGS / name)
+    )
     value = config
     for key in option.lstrip("-").rstrip("+").split("."):
         value = value[key]
@@ -68,7 +79,10 @@ def test_paper_config_resolves_as_before(
     config logs to the wandb project ``gad`` (the runs are grouped and tagged by method and data)."""
     try:
         old_text = subprocess.run(
-            ["git", "show", f"{BEFORE_GROUPS}:configs/{name}.yaml"], cwd=REPO, capture_output=True, text=True,
+            ["git", "show", f"{BEFORE_GROUPS}:configs/{name}.yaml"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
             check=True,
         ).stdout
     except (OSError, subprocess.CalledProcessError):
@@ -102,9 +116,11 @@ def test_target_set_replaces_a_runs_targets(
     run = dictas_checkpoint.parents[1]
     given = _targets(yaml.safe_load((CONFIGS / "targets" / name).read_text()))
     with_run = _targets(resolved(monkeypatch, capsys, "test", "--run", str(run), "-c", str(CONFIGS / "targets" / name)))
-    alone = _targets(resolved(
-        monkeypatch, capsys, "test", "--ckpt_path", str(dictas_checkpoint), "-c", str(CONFIGS / "targets" / name)
-    ))
+    alone = _targets(
+        resolved(
+            monkeypatch, capsys, "test", "--ckpt_path", str(dictas_checkpoint), "-c", str(CONFIGS / "targets" / name)
+        )
+    )
     assert [t["class_path"] for t in with_run] == [t["class_path"] for t in given]
     for target, spec in zip(with_run, given, strict=True):
         assert target["init_args"]["categories"] is None
@@ -120,8 +136,19 @@ def test_run_tested_on_a_target_set(dictas_checkpoint: Path, in_tmp: Path, monke
         "      class_path: gad.data.sources.QuickstartData\n      init_args: {root: data/quickstart, name: all}\n"
     )
     run = dictas_checkpoint.parents[1]
-    args = ["test", "--run", str(run), "-c", "all.yaml", "--shots", "2", "--trainer.logger", "false",
-            "--trainer.enable_progress_bar", "false"]
+    args = [
+        "test",
+        "--run",
+        str(run),
+        "-c",
+        "all.yaml",
+        "--shots",
+        "2",
+        "--trainer.logger",
+        "false",
+        "--trainer.enable_progress_bar",
+        "false",
+    ]
     monkeypatch.setattr(sys, "argv", ["gad", *args])
     main(args)
     (results,) = sorted((run / "test").glob("*/results.json"), key=lambda p: p.stat().st_mtime)[-1:]
@@ -129,9 +156,18 @@ def test_run_tested_on_a_target_set(dictas_checkpoint: Path, in_tmp: Path, monke
     assert categories == {"brick", "chelsea", "coffee", "coins", "grass", "gravel"}
 
 
-def test_fit_without_auxiliary_says_so(in_tmp: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
-    args = ["fit", "--model", str(CONFIGS / "model" / "patch_residual_tiny.yaml"), "-c",
-            str(CONFIGS / "targets" / "mvtec.yaml"), "--trainer.logger", "false"]
+def test_fit_without_auxiliary_says_so(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    args = [
+        "fit",
+        "--model",
+        str(CONFIGS / "model" / "patch_residual_tiny.yaml"),
+        "-c",
+        str(CONFIGS / "targets" / "mvtec.yaml"),
+        "--trainer.logger",
+        "false",
+    ]
     monkeypatch.setattr(sys, "argv", ["gad", *args])
     with pytest.raises(SystemExit) as exit_info:
         main(args)
@@ -141,8 +177,24 @@ def test_fit_without_auxiliary_says_so(in_tmp: Path, monkeypatch: pytest.MonkeyP
 def test_target_cleared_only_before_a_later_config_that_sets_one(tmp_path: Path) -> None:
     from gad.cli.target_sets import CLEAR_TARGET, replace_targets
 
-    run, targets, trainer = (str(CONFIGS / "quickstart.yaml"), str(CONFIGS / "targets" / "visa.yaml"),
-                             str(CONFIGS / "trainer" / "cpu.yaml"))
+    run, targets, trainer = (
+        str(CONFIGS / "quickstart.yaml"),
+        str(CONFIGS / "targets" / "visa.yaml"),
+        str(CONFIGS / "trainer" / "cpu.yaml"),
+    )
     assert replace_targets(["test", "-c", run, "-c", trainer, f"--config={targets}"]) == [
-        "test", "-c", run, "-c", trainer, *CLEAR_TARGET, f"--config={targets}"]
-    assert replace_targets(["test", "--ckpt_path", "x.ckpt", "-c", targets]) == ["test", "--ckpt_path", "x.ckpt", "-c", targets]
+        "test",
+        "-c",
+        run,
+        "-c",
+        trainer,
+        *CLEAR_TARGET,
+        f"--config={targets}",
+    ]
+    assert replace_targets(["test", "--ckpt_path", "x.ckpt", "-c", targets]) == [
+        "test",
+        "--ckpt_path",
+        "x.ckpt",
+        "-c",
+        targets,
+    ]

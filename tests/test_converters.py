@@ -10,8 +10,15 @@ import pytest
 from PIL import Image
 
 from gad.data.converters import (
-    MANIFEST_NAME, AITEXConverter, BrainMRIConverter, CIFAR10Converter, ConversionError, ELPVConverter,
-    HeadCTConverter, KolektorSDDConverter, MNISTConverter,
+    MANIFEST_NAME,
+    AITEXConverter,
+    BrainMRIConverter,
+    CIFAR10Converter,
+    ConversionError,
+    ELPVConverter,
+    HeadCTConverter,
+    KolektorSDDConverter,
+    MNISTConverter,
 )
 from gad.data.sources import AITEX, CIFAR10, ELPV, MNIST, BrainMRI, DataLayoutError, HeadCT, KolektorSDD
 from gad.data.sources.splits import split_normals
@@ -45,7 +52,9 @@ def test_elpv(tmp_path: Path) -> None:
     expected, src, dst = convert(ELPVConverter, raw.write_elpv, tmp_path)
     normal = [f"cell{i:04d}.png" for i in range(1, 9)]
     train, test = split_normals(normal)
-    assert names(dst / "elpv" / "train" / "good") == sorted(train) and names(dst / "elpv" / "test" / "good") == sorted(test)
+    assert names(dst / "elpv" / "train" / "good") == sorted(train) and names(dst / "elpv" / "test" / "good") == sorted(
+        test
+    )
     assert names(dst / "elpv" / "test" / "mono") == ["cell0009.png"]
     assert names(dst / "elpv" / "test" / "poly") == ["cell0010.png", "cell0011.png", "cell0012.png"]
     manifest = json.loads((dst / MANIFEST_NAME).read_text())
@@ -61,7 +70,9 @@ def test_brainmri(tmp_path: Path) -> None:
     category = dst / "brainmri"
     assert names(category / "train" / "good") == sorted(train) and names(category / "test" / "good") == sorted(test)
     assert names(category / "test" / "defect") == sorted(expected["anomalous"])
-    assert (category / "test" / "good" / test[0]).read_bytes() == (src / "brain_tumor_dataset" / "no" / test[0]).read_bytes()
+    assert (category / "test" / "good" / test[0]).read_bytes() == (
+        src / "brain_tumor_dataset" / "no" / test[0]
+    ).read_bytes()
     samples = BrainMRI(str(dst)).samples()
     assert len(samples) == 13 and list(samples["category"].unique()) == ["brainmri"]
 
@@ -79,11 +90,17 @@ def test_kolektorsdd_strips(tmp_path: Path) -> None:
     expected, src, dst = convert(KolektorSDDConverter, raw.write_kolektor, tmp_path)
     category = dst / "sdd"
     defects = names(category / "test" / "defect")
-    assert defects == sorted(f"kos{f:02d}_{part}.png" for f in range(1, 4)
-                             for part in ("Part0_1", "Part1_0", "Part1_1"))
+    assert defects == sorted(
+        f"kos{f:02d}_{part}.png" for f in range(1, 4) for part in ("Part0_1", "Part1_0", "Part1_1")
+    )
     assert len(names(category / "train" / "good")) + len(names(category / "test" / "good")) == expected["normal"]
-    normal_stems = sorted(f"kos{f:02d}_Part{k}_{s}" for f in range(1, 4) for k in range(4) for s in range(3)
-                          if f"kos{f:02d}_Part{k}_{s}.png" not in defects)
+    normal_stems = sorted(
+        f"kos{f:02d}_Part{k}_{s}"
+        for f in range(1, 4)
+        for k in range(4)
+        for s in range(3)
+        if f"kos{f:02d}_Part{k}_{s}.png" not in defects
+    )
     train, _ = split_normals(normal_stems)
     assert names(category / "train" / "good") == sorted(f"{s}.png" for s in train)
     strip = np.asarray(Image.open(category / "test" / "defect" / "kos01_Part0_1.png"))

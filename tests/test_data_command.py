@@ -18,8 +18,24 @@ def gad(*args: str) -> None:
 def test_list_names_every_dataset(capsys: pytest.CaptureFixture[str]) -> None:
     gad("list")
     out = capsys.readouterr().out
-    for name in ("mvtec", "visa", "mpdd", "mvtec3d", "btad", "resc", "brats", "kolektorsdd", "aitex", "elpv",
-                 "brainmri", "headct", "mnist", "cifar10", "folder", "metajson"):
+    for name in (
+        "mvtec",
+        "visa",
+        "mpdd",
+        "mvtec3d",
+        "btad",
+        "resc",
+        "brats",
+        "kolektorsdd",
+        "aitex",
+        "elpv",
+        "brainmri",
+        "headct",
+        "mnist",
+        "cifar10",
+        "folder",
+        "metajson",
+    ):
         assert f"\n{name} " in f"\n{out}"
     assert "gad data prepare elpv" in out and "gad.data.sources.VisA" in out
 
@@ -40,8 +56,17 @@ def test_prepare_then_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 
 def test_check_with_reader_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     raw.write_mnist_png(tmp_path / "mnist")
-    gad("check", "mnist", "--root", str(tmp_path / "mnist"), "--option", "protocol=multi_class", "test_per_class=1",
-        "--progress", "false")
+    gad(
+        "check",
+        "mnist",
+        "--root",
+        str(tmp_path / "mnist"),
+        "--option",
+        "protocol=multi_class",
+        "test_per_class=1",
+        "--progress",
+        "false",
+    )
     out = capsys.readouterr().out
     row = next(line for line in out.splitlines() if line.startswith("even"))
     assert row.split()[1:] == ["15", "5", "5", "0"]
@@ -58,7 +83,9 @@ def test_check_reports_problems_and_fails(tmp_path: Path, capsys: pytest.Capture
 
 def test_errors_are_one_line(tmp_path: Path) -> None:
     raw.write_visa(tmp_path / "visa")
-    with pytest.raises(SystemExit, match=r"^gad data: error: mvtec: no category found in .*looks like the VisA download"):
+    with pytest.raises(
+        SystemExit, match=r"^gad data: error: mvtec: no category found in .*looks like the VisA download"
+    ):
         gad("check", "mvtec", "--root", str(tmp_path / "visa"), "--progress", "false")
     with pytest.raises(SystemExit, match=r"gad data: error: headct: source folder .* does not exist"):
         gad("prepare", "headct", "--src", str(tmp_path / "nowhere"), "--dst", str(tmp_path / "out"))
@@ -74,8 +101,19 @@ def test_prepare_of_a_dataset_read_as_downloaded(tmp_path: Path, capsys: pytest.
 
 
 def test_quickstart_still_works(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    gad("quickstart", "--root", str(tmp_path / "qs"), "--image_size", "32", "--n_train", "2", "--n_test_good", "1",
-        "--n_test_per_defect", "1")
+    gad(
+        "quickstart",
+        "--root",
+        str(tmp_path / "qs"),
+        "--image_size",
+        "32",
+        "--n_train",
+        "2",
+        "--n_test_good",
+        "1",
+        "--n_test_per_defect",
+        "1",
+    )
     assert "dataset written to" in capsys.readouterr().out
     gad("check", "quickstart", "--root", str(tmp_path / "qs"), "--progress", "false")
     assert "OK" in capsys.readouterr().out

@@ -103,7 +103,9 @@ def test_unreadable_image_is_named(quickstart_root: Path, tmp_path: Path) -> Non
     shutil.copytree(quickstart_root / "gravel", root / "gravel")
     broken = root / "gravel" / "test" / "good" / "000.png"
     broken.write_bytes(b"not a png")
-    datamodule = following(FewShotDataModule(MVTecLayout(str(root)), MVTecLayout(str(root)), batch_size=64), Preprocessing(32))
+    datamodule = following(
+        FewShotDataModule(MVTecLayout(str(root)), MVTecLayout(str(root)), batch_size=64), Preprocessing(32)
+    )
     with pytest.raises(ImageReadError, match=str(broken)):
         next(iter(datamodule.test_dataloader()[0]))
 
@@ -113,7 +115,9 @@ def test_mask_of_another_size_is_refused(quickstart_root: Path, tmp_path: Path) 
     shutil.copytree(quickstart_root / "gravel", root / "gravel")
     mask = sorted((root / "gravel" / "ground_truth" / "hole").iterdir())[0]
     Image.fromarray(np.zeros((10, 20), dtype=np.uint8)).save(mask)
-    datamodule = following(FewShotDataModule(MVTecLayout(str(root)), MVTecLayout(str(root)), batch_size=64), Preprocessing(32))
+    datamodule = following(
+        FewShotDataModule(MVTecLayout(str(root)), MVTecLayout(str(root)), batch_size=64), Preprocessing(32)
+    )
     with pytest.raises(ValueError, match="must be aligned"):
         list(datamodule.test_dataloader()[0])
 
@@ -144,7 +148,9 @@ def test_shorter_side_keeps_aspect_and_masks_follow(tmp_path: Path) -> None:
     Image.fromarray(mask).save(root / "wide" / "ground_truth" / "defect" / "000_mask.png")
     source = MVTecLayout(str(root))
     squashed = next(iter(following(FewShotDataModule(source, source), Preprocessing(20)).test_dataloader()[0]))
-    cropped = next(iter(following(FewShotDataModule(source, source), Preprocessing(20, "shorter_side")).test_dataloader()[0]))
+    cropped = next(
+        iter(following(FewShotDataModule(source, source), Preprocessing(20, "shorter_side")).test_dataloader()[0])
+    )
     assert squashed.mask.sum() == 20 * 5 and squashed.image[0, 0, :, -1].min() > 0.9
     assert cropped.mask.sum() == 0 and cropped.image.max() < 0.1
 
@@ -156,7 +162,9 @@ def test_the_datamodule_follows_the_model(quickstart_root: Path, tmp_path: Path)
     from gad.models.components.clip_backbone import ClipConfig
     from gad.models.patch_residual import PatchResidual
 
-    datamodule = FewShotDataModule(QuickstartData(str(quickstart_root)), QuickstartData(str(quickstart_root), ["coins"]))
+    datamodule = FewShotDataModule(
+        QuickstartData(str(quickstart_root)), QuickstartData(str(quickstart_root), ["coins"])
+    )
     with pytest.raises(ConfigError, match="no preprocessing yet"):
         datamodule.test_dataloader()
     with pytest.raises(ConfigError, match=r"preprocessing.image_size=64 but the backbone 'gad-tiny-vit' takes 112 px"):

@@ -42,7 +42,11 @@ def is_raw_widgets(root: Path) -> bool:
 
 Widgets = prepared_reader("Widgets", "widgets", category="widgets", defects="defect", masks=None, about="Toy widgets")
 WIDGETS = DatasetSpec(
-    "widgets", Widgets, "toy widgets for the registry test", converter=WidgetsConverter, mvtec_like=True,
+    "widgets",
+    Widgets,
+    "toy widgets for the registry test",
+    converter=WidgetsConverter,
+    mvtec_like=True,
     signature=Signature("the raw Widgets download (ok/, ng/)", is_raw_widgets),
 )
 
@@ -70,8 +74,19 @@ def test_one_spec_makes_a_dataset_known_to_list_prepare_and_check(
     assert line.split()[:5] == ["widgets", "gad.data.sources.Widgets", "gad", "data", "prepare"]
     assert line.endswith("toy widgets for the registry test")
     write_raw_widgets(tmp_path / "raw")
-    main(["data", "prepare", "widgets", "--src", str(tmp_path / "raw"), "--dst", str(tmp_path / "out"),
-          "--progress", "false"])
+    main(
+        [
+            "data",
+            "prepare",
+            "widgets",
+            "--src",
+            str(tmp_path / "raw"),
+            "--dst",
+            str(tmp_path / "out"),
+            "--progress",
+            "false",
+        ]
+    )
     assert f"Read it with gad.data.sources.Widgets(root={tmp_path / 'out'})" in capsys.readouterr().out
     assert json.loads((tmp_path / "out" / MANIFEST_NAME).read_text())["reader"] == "gad.data.sources.Widgets"
     main(["data", "check", "widgets", "--root", str(tmp_path / "out"), "--progress", "false"])
@@ -88,7 +103,9 @@ def test_unregistered_dataset_is_unknown_to_the_commands(tmp_path: Path) -> None
         gad.data.sources.Widgets  # noqa: B018 - resolved through the registry
 
 
-def test_a_registered_signature_names_the_dataset_in_other_readers_errors(registered: DatasetSpec, tmp_path: Path) -> None:
+def test_a_registered_signature_names_the_dataset_in_other_readers_errors(
+    registered: DatasetSpec, tmp_path: Path
+) -> None:
     write_raw_widgets(tmp_path / "raw")
     assert detect_layout(tmp_path / "raw")[0] == "widgets"
     with pytest.raises(DataLayoutError, match=r"looks like the raw Widgets download .*gad data prepare widgets"):
@@ -98,8 +115,9 @@ def test_a_registered_signature_names_the_dataset_in_other_readers_errors(regist
 def test_a_registered_reader_is_configurable_by_its_short_class_path(registered: DatasetSpec, tmp_path: Path) -> None:
     parser = ArgumentParser()
     parser.add_argument("--source", type=SampleSource)
-    config = parser.parse_object({"source": {"class_path": "gad.data.sources.Widgets",
-                                             "init_args": {"root": str(tmp_path)}}})
+    config = parser.parse_object(
+        {"source": {"class_path": "gad.data.sources.Widgets", "init_args": {"root": str(tmp_path)}}}
+    )
     method = getattr(parser, "instantiate", None) or parser.instantiate_classes
     assert type(method(config).source) is Widgets
 
@@ -107,7 +125,9 @@ def test_a_registered_reader_is_configurable_by_its_short_class_path(registered:
 def test_specific_signatures_are_tried_before_generic_ones(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     raw.write_mvtec(tmp_path / "mvtec", categories=("bottle",))
     assert detect_layout(tmp_path / "mvtec")[0] == "mvtec"
-    bottles = DatasetSpec("bottles", Widgets, "bottles", signature=Signature("bottles", lambda r: (r / "bottle").is_dir()))
+    bottles = DatasetSpec(
+        "bottles", Widgets, "bottles", signature=Signature("bottles", lambda r: (r / "bottle").is_dir())
+    )
     monkeypatch.setattr(DATASETS, "specs", DATASETS.specs)
     DATASETS.register(bottles)  # registered after mvtec, but specific
     assert detect_layout(tmp_path / "mvtec")[0] == "bottles"

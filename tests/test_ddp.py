@@ -24,7 +24,11 @@ def test_ddp_fit_shares_one_run_folder_and_its_checkpoint_tests(tmp_path: Path, 
     env |= {"WANDB_MODE": "offline", "PATH": f"{Path(sys.executable).parent}:{env['PATH']}"}
     done = subprocess.run(
         ["bash", str(SCRIPT), str(REPO), "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "3"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=420,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=420,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "MEMBER: 2/2" in done.stderr + done.stdout, "did not run on 2 processes"
@@ -47,7 +51,9 @@ def test_ddp_evaluation_equals_one_process(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "MEMBER: 2/2" in done.stderr + done.stdout, "did not run on 2 processes"
-    images = [p for c in ("gravel", "chelsea", "coins") for p in (tmp_path / "data" / "small" / c / "test").rglob("*.png")]
+    images = [
+        p for c in ("gravel", "chelsea", "coins") for p in (tmp_path / "data" / "small" / c / "test").rglob("*.png")
+    ]
     assert len(images) % 2 == 1, "the test set must be odd for the sampler to pad"
     (one,), (two,) = (list((tmp_path / name).glob("*/results.json")) for name in ("one", "two"))
     single, distributed = (json.loads(p.read_text())["results"]["small"] for p in (one, two))

@@ -29,7 +29,9 @@ def normals(root: Path, category: str = "gravel") -> list[Path]:
 
 @pytest.fixture(scope="module")
 def detector(dictas_checkpoint: Path, quickstart_root: Path) -> Detector:
-    return Detector.from_checkpoint(dictas_checkpoint, device="cpu").set_references(normals(quickstart_root)[:4], "gravel")
+    return Detector.from_checkpoint(dictas_checkpoint, device="cpu").set_references(
+        normals(quickstart_root)[:4], "gravel"
+    )
 
 
 @pytest.mark.slow  # the detector fixture trains the session's DictAS checkpoint
@@ -51,8 +53,13 @@ def test_checkpoint_loads_without_config_and_scores_like_the_model(detector: Det
 def test_every_image_kind_gives_the_same_score(detector: Detector, quickstart_root: Path) -> None:
     path = sorted((quickstart_root / "gravel" / "test" / "stain").glob("*.png"))[0]
     pixels = read_rgb(path)
-    kinds = [str(path), Image.open(path), pixels, pixels.astype(np.float32) / 255,
-             torch.from_numpy(pixels).permute(2, 0, 1).float() / 255]
+    kinds = [
+        str(path),
+        Image.open(path),
+        pixels,
+        pixels.astype(np.float32) / 255,
+        torch.from_numpy(pixels).permute(2, 0, 1).float() / 255,
+    ]
     scores = [p.score for p in detector.predict(kinds)]
     assert scores == pytest.approx([scores[0]] * len(kinds), abs=1e-6)
     batch = torch.from_numpy(np.stack([pixels, pixels])).permute(0, 3, 1, 2).float() / 255
@@ -161,13 +168,21 @@ def test_bad_checkpoints_are_clear_errors(dictas_checkpoint: Path, tmp_path: Pat
 
 
 @pytest.mark.slow
-def test_readme_example_runs(dictas_checkpoint: Path, quickstart_root: Path, tmp_path: Path,
-                             monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+def test_readme_example_runs(
+    dictas_checkpoint: Path,
+    quickstart_root: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+) -> None:
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     (example,) = [block for block in readme.split("```python\n")[1:] if "Detector.from_checkpoint" in block]
     images = normals(quickstart_root)
-    for folder, files in {"good": images[:4], "held_out_good": images[4:],
-                          "line": sorted((quickstart_root / "gravel" / "test" / "hole").glob("*.png"))}.items():
+    for folder, files in {
+        "good": images[:4],
+        "held_out_good": images[4:],
+        "line": sorted((quickstart_root / "gravel" / "test" / "hole").glob("*.png")),
+    }.items():
         (tmp_path / folder).mkdir()
         for file in files:
             (tmp_path / folder / file.name).symlink_to(file)

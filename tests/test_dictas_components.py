@@ -232,7 +232,12 @@ def test_official_rules() -> None:
 
 def test_test_set_min_max_fusion() -> None:
     parts = ScoreParts()
-    parts.update(torch.tensor([0, 0, 1]), torch.tensor([1.0, 3.0, 5.0]), torch.tensor([0.2, 0.6, 0.9]), torch.tensor([0.5, 0.5, 0.0]))
+    parts.update(
+        torch.tensor([0, 0, 1]),
+        torch.tensor([1.0, 3.0, 5.0]),
+        torch.tensor([0.2, 0.6, 0.9]),
+        torch.tensor([0.5, 0.5, 0.0]),
+    )
     parts.update(torch.tensor([1]), torch.tensor([7.0]), torch.tensor([0.1]), torch.tensor([0.0]))
     fused = fuse_normalised(parts.states(), parts.compute())
     torch.testing.assert_close(fused, torch.tensor([0.0, 1.0, 0.0, 1.0]), atol=1e-5, rtol=0)

@@ -44,7 +44,10 @@ def test_fast_inference_matches_the_reference_path(sharpness: float, monkeypatch
         model.generators.query.fc3.weight.mul_(sharpness)
         model.generators.key.fc3.weight.mul_(sharpness)
     generator = torch.Generator().manual_seed(1)
-    references, queries = torch.rand(3, 3, 112, 112, generator=generator), torch.rand(4, 3, 112, 112, generator=generator)
+    references, queries = (
+        torch.rand(3, 3, 112, 112, generator=generator),
+        torch.rand(4, 3, 112, 112, generator=generator),
+    )
     exact_rows = []
 
     def counting(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -65,7 +65,9 @@ def test_mvtec_ids_map_to_the_original_training_files(mvtec_root: Path, tmp_path
     path = write_list(tmp_path / "fix_few_path" / "mvtec", 2, lines)
     chosen = load(path.parent, MVTecAD(str(mvtec_root)), shots=2)
     for category, ids in picks.items():
-        assert mapped(chosen, category) == [(mvtec_root / category / "train/good" / f"{i:03d}.png").as_posix() for i in ids]
+        assert mapped(chosen, category) == [
+            (mvtec_root / category / "train/good" / f"{i:03d}.png").as_posix() for i in ids
+        ]
     assert chosen.source == str(path)
     assert chosen.origins["cable"] == [f"{path}:3: {lines[2]}", f"{path}:4: {lines[3]}"]
     # a run that evaluates one class still numbers from the classes before it on disk
@@ -77,7 +79,10 @@ def test_mvtec3d_ids_count_rgb_images_and_not_validation(tmp_path: Path) -> None
     root = tmp_path / "mvtec3d"
     sizes = raw.write_mvtec3d(root, ("bagel", "cable_gland"))
     per_class = sizes["train"] + sizes["test_normal"] + sizes["test_anomalous"]  # 3 + 2 + 2, validation left out
-    lines = ["mvtec3D/bagel/train/good/mvtec3D_000002.bmp", f"mvtec3D/cable_gland/train/good/mvtec3D_{per_class + 1:06d}.bmp"]
+    lines = [
+        "mvtec3D/bagel/train/good/mvtec3D_000002.bmp",
+        f"mvtec3D/cable_gland/train/good/mvtec3D_{per_class + 1:06d}.bmp",
+    ]
     path = write_list(tmp_path / "lists", 1, lines)
     for source in (MVTec3D(str(root)), MVTec3D(str(root), include_validation=True)):
         chosen = load(path, source, shots=1)
@@ -110,8 +115,11 @@ def test_mpdd_and_btad_map_by_embedded_stem(tmp_path: Path) -> None:
 
     btad = tmp_path / "btad"
     raw.write_btad(btad)
-    lines = ["BTAD/metal2/train/good/BTAD_0001_002080.bmp", "BTAD/wood/train/good/BTAD_0002_000782.bmp",
-             "BTAD/metal1/train/good/BTAD_0000_000040.bmp"]
+    lines = [
+        "BTAD/metal2/train/good/BTAD_0001_002080.bmp",
+        "BTAD/wood/train/good/BTAD_0002_000782.bmp",
+        "BTAD/metal1/train/good/BTAD_0000_000040.bmp",
+    ]
     path = write_list(tmp_path / "btad_lists", 1, lines)
     expected = {"metal1": "01/train/ok/0000.bmp", "wood": "02/train/ok/0002.png", "metal2": "03/train/ok/0001.bmp"}
     chosen = load(path, BTAD(str(btad)), shots=1)
@@ -123,19 +131,24 @@ def test_mpdd_and_btad_map_by_embedded_stem(tmp_path: Path) -> None:
 def test_folder_picks_the_list_of_k_and_the_run_manifest_records_the_entries(mvtec_root: Path, tmp_path: Path) -> None:
     folder = tmp_path / "fix_few_path" / "mvtec"
     write_list(folder, 1, [f"mvtec/{c}/train/good/mvtec_{mvtec_start(c):06d}.bmp" for c in MVTEC])
-    two = write_list(folder, 2, [f"mvtec/{c}/train/good/mvtec_{mvtec_start(c) + i:06d}.bmp" for c in MVTEC for i in (1, 2)])
+    two = write_list(
+        folder, 2, [f"mvtec/{c}/train/good/mvtec_{mvtec_start(c) + i:06d}.bmp" for c in MVTEC for i in (1, 2)]
+    )
     source = MVTecAD(str(mvtec_root), categories=["bottle", "cable"])
     datamodule = FewShotDataModule(source, source, shots=2, references=str(folder))
     datamodule.preprocessing = Preprocessing(32)
     saved = json.loads(datamodule.save_references("test", tmp_path / "run").read_text())
     assert saved["source"] == str(two)
     assert saved["references"]["cable"] == ["cable/train/good/001.png", "cable/train/good/002.png"]
-    assert saved["origins"]["cable"] == [f"{two}:3: mvtec/cable/train/good/mvtec_000008.bmp",
-                                         f"{two}:4: mvtec/cable/train/good/mvtec_000009.bmp"]
+    assert saved["origins"]["cable"] == [
+        f"{two}:3: mvtec/cable/train/good/mvtec_000008.bmp",
+        f"{two}:4: mvtec/cable/train/good/mvtec_000009.bmp",
+    ]
     images = datamodule.reference_images("test")
     assert {c: tuple(t.shape) for c, t in images.items()} == {"bottle": (2, 3, 32, 32), "cable": (2, 3, 32, 32)}
-    replay = load_references(tmp_path / "run" / "references_mvtec_k2_manifest.json", source.samples(), "mvtec",
-                             mvtec_root, 2)
+    replay = load_references(
+        tmp_path / "run" / "references_mvtec_k2_manifest.json", source.samples(), "mvtec", mvtec_root, 2
+    )
     assert replay.references == datamodule.reference_set("test").references
     assert replay.origins == datamodule.reference_set("test").origins
 
@@ -143,17 +156,25 @@ def test_folder_picks_the_list_of_k_and_the_run_manifest_records_the_entries(mvt
 @pytest.mark.parametrize(
     ("lines", "match"),
     [
-        (["mvtec/bottle/train/good/mvtec_000007.bmp"],  # cable's first id, listed under bottle
-         r"fix_1-shot.txt:1: mvtec/bottle/train/good/mvtec_000007.bmp: id 7 is not a training image of 'bottle'.*0..3"),
+        (
+            ["mvtec/bottle/train/good/mvtec_000007.bmp"],  # cable's first id, listed under bottle
+            r"fix_1-shot.txt:1: mvtec/bottle/train/good/mvtec_000007.bmp: id 7 is not a training image of 'bottle'.*0..3",
+        ),
         (["mvtec/bottle/train/good/mvtec_000004.bmp"], r"id 4 is not a training image of 'bottle'"),  # a test image
-        (["mvtec/bottle/train/good/mvtec_000000.bmp", "mvtec/cookie/train/good/mvtec_000001.bmp"],
-         r"fix_1-shot.txt:2: mvtec/cookie/.*class 'cookie' is neither one of the authors' mvtec classes"),
-        (["mvtec/bottle/train/good/mvtec_000000.bmp", "mvtec/bottle/train/good/oops.bmp"],
-         r"fix_1-shot.txt:2: mvtec/bottle/train/good/oops.bmp is not a DictAS list entry"),
+        (
+            ["mvtec/bottle/train/good/mvtec_000000.bmp", "mvtec/cookie/train/good/mvtec_000001.bmp"],
+            r"fix_1-shot.txt:2: mvtec/cookie/.*class 'cookie' is neither one of the authors' mvtec classes",
+        ),
+        (
+            ["mvtec/bottle/train/good/mvtec_000000.bmp", "mvtec/bottle/train/good/oops.bmp"],
+            r"fix_1-shot.txt:2: mvtec/bottle/train/good/oops.bmp is not a DictAS list entry",
+        ),
         (["mvtec/bottle/train/good/mvtec_good_000000.bmp"], r"a mvtec training image is named mvtec_<id>.bmp"),
         (["mvtec/cable/train/good/mvtec_000007.bmp"], r"has no line for category 'bottle'"),
-        (["mvtec/bottle/train/good/mvtec_000000.bmp", "mvtec/bottle/train/good/mvtec_000001.bmp"],
-         r"gives 2 references .* for 'bottle'; --shots 1 needs 1"),
+        (
+            ["mvtec/bottle/train/good/mvtec_000000.bmp", "mvtec/bottle/train/good/mvtec_000001.bmp"],
+            r"gives 2 references .* for 'bottle'; --shots 1 needs 1",
+        ),
     ],
 )
 def test_entries_that_do_not_map_are_errors_naming_file_line_and_entry(mvtec_root, tmp_path, lines, match) -> None:
@@ -167,8 +188,11 @@ def test_stem_and_class_errors(tmp_path: Path) -> None:
     raw.write_visa(root, ("candle",))
     source = VisA(str(root))
     test_image = write_list(tmp_path / "a", 1, ["visa/candle/train/good/visa_0003_000001.bmp"])  # 0003 is a test image
-    with pytest.raises(ReferenceSelectionError, match=r"fix_1-shot.txt:1: visa/candle/.*: no normal training image of "
-                                                      r"visa/candle has the original stem '0003'"):
+    with pytest.raises(
+        ReferenceSelectionError,
+        match=r"fix_1-shot.txt:1: visa/candle/.*: no normal training image of "
+        r"visa/candle has the original stem '0003'",
+    ):
         load(test_image, source, shots=1)
     no_stem = write_list(tmp_path / "b", 1, ["visa/candle/train/good/visa_000001.bmp"])
     with pytest.raises(ReferenceSelectionError, match="embeds the original stem"):
@@ -178,16 +202,24 @@ def test_stem_and_class_errors(tmp_path: Path) -> None:
 def test_missing_k_and_wrong_k_and_missing_earlier_class(mvtec_root: Path, tmp_path: Path) -> None:
     folder = tmp_path / "fix_few_path" / "mvtec"
     write_list(folder, 1, ["mvtec/bottle/train/good/mvtec_000000.bmp"])
-    two = write_list(folder, 2, ["mvtec/bottle/train/good/mvtec_000000.bmp", "mvtec/bottle/train/good/mvtec_000001.bmp"])
+    two = write_list(
+        folder, 2, ["mvtec/bottle/train/good/mvtec_000000.bmp", "mvtec/bottle/train/good/mvtec_000001.bmp"]
+    )
     source = MVTecAD(str(mvtec_root), categories=["bottle"])
-    with pytest.raises(ReferenceSelectionError, match=r"has no fix_4-shot.txt for --shots 4; it has lists for K = \[1, 2\]"):
+    with pytest.raises(
+        ReferenceSelectionError, match=r"has no fix_4-shot.txt for --shots 4; it has lists for K = \[1, 2\]"
+    ):
         load(folder, source, shots=4)
-    with pytest.raises(ReferenceSelectionError, match=r"fix_2-shot.txt is the DictAS 2-shot list; --shots 1 needs fix_1-shot.txt"):
+    with pytest.raises(
+        ReferenceSelectionError, match=r"fix_2-shot.txt is the DictAS 2-shot list; --shots 1 needs fix_1-shot.txt"
+    ):
         load(two, source, shots=1)
     only_cable = tmp_path / "only_cable"
     raw.write_mvtec(only_cable, ("cable",))
     path = write_list(tmp_path / "c", 1, ["mvtec/cable/train/good/mvtec_000001.bmp"])
-    with pytest.raises(ReferenceSelectionError, match=r"count the images of every class before 'cable'.*bottle does not exist"):
+    with pytest.raises(
+        ReferenceSelectionError, match=r"count the images of every class before 'cable'.*bottle does not exist"
+    ):
         load(path, MVTecAD(str(only_cable)), shots=1)
 
 
@@ -201,43 +233,100 @@ def test_a_list_of_a_dataset_in_the_authors_layout_is_read_as_paths(tmp_path: Pa
     assert chosen.references == {"candle": ["visa/candle/train/good/visa_0002_000002.bmp"]} and not chosen.origins
 
 
-
 # The datasets as released: (train, test) images per class (MVTec AD 3,629 / 1,725; MVTec 3D-AD 2,656 / 1,197); the
 # ids of the authors' 1-shot lists (fix_few_path/<dataset>/fix_1-shot.txt); the training indices that the spec
 # (Appendix A) maps them to.
 RELEASED = {
     "mvtec": {
         "counts": {
-            "bottle": (209, 83), "cable": (224, 150), "capsule": (219, 132), "carpet": (280, 117), "grid": (264, 78),
-            "hazelnut": (391, 110), "leather": (245, 124), "metal_nut": (220, 115), "pill": (267, 167),
-            "screw": (320, 160), "tile": (230, 117), "toothbrush": (60, 42), "transistor": (213, 100),
-            "wood": (247, 79), "zipper": (240, 151),
+            "bottle": (209, 83),
+            "cable": (224, 150),
+            "capsule": (219, 132),
+            "carpet": (280, 117),
+            "grid": (264, 78),
+            "hazelnut": (391, 110),
+            "leather": (245, 124),
+            "metal_nut": (220, 115),
+            "pill": (267, 167),
+            "screw": (320, 160),
+            "tile": (230, 117),
+            "toothbrush": (60, 42),
+            "transistor": (213, 100),
+            "wood": (247, 79),
+            "zipper": (240, 151),
         },
         "ids": {
-            "bottle": 91, "cable": 296, "capsule": 841, "carpet": 1261, "grid": 1416, "hazelnut": 1766,
-            "leather": 2266, "metal_nut": 2724, "pill": 3135, "screw": 3669, "tile": 4039, "toothbrush": 4276,
-            "transistor": 4324, "wood": 4828, "zipper": 5088,
+            "bottle": 91,
+            "cable": 296,
+            "capsule": 841,
+            "carpet": 1261,
+            "grid": 1416,
+            "hazelnut": 1766,
+            "leather": 2266,
+            "metal_nut": 2724,
+            "pill": 3135,
+            "screw": 3669,
+            "tile": 4039,
+            "toothbrush": 4276,
+            "transistor": 4324,
+            "wood": 4828,
+            "zipper": 5088,
         },
         "index": {
-            "bottle": 91, "cable": 4, "capsule": 175, "carpet": 244, "grid": 2, "hazelnut": 10, "leather": 9,
-            "metal_nut": 98, "pill": 174, "screw": 274, "tile": 164, "toothbrush": 54, "transistor": 0, "wood": 191,
+            "bottle": 91,
+            "cable": 4,
+            "capsule": 175,
+            "carpet": 244,
+            "grid": 2,
+            "hazelnut": 10,
+            "leather": 9,
+            "metal_nut": 98,
+            "pill": 174,
+            "screw": 274,
+            "tile": 164,
+            "toothbrush": 54,
+            "transistor": 0,
+            "wood": 191,
             "zipper": 125,
         },
         "totals": (3629, 1725),
     },
     "mvtec3D": {
         "counts": {
-            "bagel": (244, 110), "cable_gland": (223, 108), "carrot": (286, 159), "cookie": (210, 131),
-            "dowel": (288, 130), "foam": (236, 100), "peach": (361, 132), "potato": (300, 114), "rope": (298, 101),
+            "bagel": (244, 110),
+            "cable_gland": (223, 108),
+            "carrot": (286, 159),
+            "cookie": (210, 131),
+            "dowel": (288, 130),
+            "foam": (236, 100),
+            "peach": (361, 132),
+            "potato": (300, 114),
+            "rope": (298, 101),
             "tire": (210, 112),
         },
         "ids": {
-            "bagel": 72, "tire": 3728, "dowel": 1518, "foam": 2103, "cable_gland": 446, "carrot": 687, "potato": 2777,
-            "rope": 3157, "cookie": 1228, "peach": 2298,
+            "bagel": 72,
+            "tire": 3728,
+            "dowel": 1518,
+            "foam": 2103,
+            "cable_gland": 446,
+            "carrot": 687,
+            "potato": 2777,
+            "rope": 3157,
+            "cookie": 1228,
+            "peach": 2298,
         },
         "index": {
-            "bagel": 72, "cable_gland": 92, "carrot": 2, "cookie": 98, "dowel": 47, "foam": 214, "peach": 73,
-            "potato": 59, "rope": 25, "tire": 197,
+            "bagel": 72,
+            "cable_gland": 92,
+            "carrot": 2,
+            "cookie": 98,
+            "dowel": 47,
+            "foam": 214,
+            "peach": 73,
+            "potato": 59,
+            "rope": 25,
+            "tire": 197,
         },
         "totals": (2656, 1197),
     },

@@ -35,8 +35,13 @@ def training_batch(size: int = 4, seed: int = 0) -> Batch:
     support = query.clone()
     support[: size // 2, :, 30:70, 30:70] = 1 - support[: size // 2, :, 30:70, 30:70]  # the normal image
     return Batch(
-        image=query, label=(mask.flatten(1).amax(1) > 0).long(), mask=mask, category=["brick", "grass"] * (size // 2),
-        defect=["x"] * size, path=["p"] * size, support=support.flip(-1).unsqueeze(1),
+        image=query,
+        label=(mask.flatten(1).amax(1) > 0).long(),
+        mask=mask,
+        category=["brick", "grass"] * (size // 2),
+        defect=["x"] * size,
+        path=["p"] * size,
+        support=support.flip(-1).unsqueeze(1),
     )
 
 
@@ -218,7 +223,9 @@ def test_phase_survives_checkpoints_and_shapes_the_optimizer(module: DictAS) -> 
 def test_training_step_logs_each_term_and_needs_supports(module: DictAS, monkeypatch: pytest.MonkeyPatch) -> None:
     logged: dict[str, float] = {}
     monkeypatch.setattr(module, "log", lambda name, value, **kwargs: logged.__setitem__(name, float(value)))
-    monkeypatch.setattr(module, "log_dict", lambda values, **kwargs: logged.update({k: float(v) for k, v in values.items()}))
+    monkeypatch.setattr(
+        module, "log_dict", lambda values, **kwargs: logged.update({k: float(v) for k, v in values.items()})
+    )
     loss = module.training_step(training_batch(), 0)
     assert {"train/loss", "train/loss_query", "train/loss_cqc", "train/loss_tac"} <= set(logged)
     module.on_train_epoch_end()  # the epoch mean that the plateau scheduler monitors

@@ -132,8 +132,15 @@ def test_folder_anomaly_source(train_rows: pd.DataFrame, tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"anomaly_rate": 1.5}, {"support_augment_rate": -0.1}, {"synthesis_size": 8}, {"seed": -1},
-               {"perlin_scales": []}, {"beta_max": 2.0}]
+    "kwargs",
+    [
+        {"anomaly_rate": 1.5},
+        {"support_augment_rate": -0.1},
+        {"synthesis_size": 8},
+        {"seed": -1},
+        {"perlin_scales": []},
+        {"beta_max": 2.0},
+    ],
 )
 def test_bad_settings_are_config_errors(kwargs: dict) -> None:
     with pytest.raises(ConfigError):

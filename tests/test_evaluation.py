@@ -23,7 +23,9 @@ def test_metrics_on_hand_made_scores() -> None:
     maps = torch.zeros(4, 1, 2, 2)
     masks = torch.zeros(4, 1, 2, 2)
     maps[1, 0, 0, 0] = masks[1, 0, 0, 0] = 1  # category a: perfect pixel ranking
-    metrics.update(torch.tensor([0, 0, 1, 1]), torch.tensor([0.1, 0.9, 0.8, 0.2]), torch.tensor([0, 1, 0, 1]), maps, masks)
+    metrics.update(
+        torch.tensor([0, 0, 1, 1]), torch.tensor([0.1, 0.9, 0.8, 0.2]), torch.tensor([0, 1, 0, 1]), maps, masks
+    )
     results = metrics.compute()
     assert results["a"]["image_auroc"] == 1.0 and results["b"]["image_auroc"] == 0.0
     assert results["a"]["pixel_auroc"] == 1.0 and results["a"]["pixel_ap"] == 1.0
@@ -54,8 +56,12 @@ def test_target_suite_reports_each_dataset(quickstart_root: Path, tmp_path: Path
     assert list(model.results_by_dataset) == ["suite_a", "suite_b"]
     assert set(model.results_by_dataset["suite_b"]) == {"gravel", "chelsea", "mean"}
     assert {"suite_a/coins", "suite_b/gravel", "suite_b/chelsea", "suite_a", "suite_b", "mean"} == set(model.results)
-    assert trainer.logged_metrics["test/suite_b/chelsea/image_auroc"] == pytest.approx(model.results["suite_b/chelsea"]["image_auroc"])
-    assert (tmp_path / "references_suite_a_k2_seed0.json").is_file() and (tmp_path / "references_suite_b_k2_seed0.json").is_file()
+    assert trainer.logged_metrics["test/suite_b/chelsea/image_auroc"] == pytest.approx(
+        model.results["suite_b/chelsea"]["image_auroc"]
+    )
+    assert (tmp_path / "references_suite_a_k2_seed0.json").is_file() and (
+        tmp_path / "references_suite_b_k2_seed0.json"
+    ).is_file()
     write_results(model.results_by_dataset, tmp_path, {"title": "t"})
     assert "mean over datasets" in (tmp_path / "results.md").read_text()
     assert (tmp_path / "results.csv").read_text().splitlines()[0].startswith("dataset,category,image_auroc")
@@ -63,12 +69,31 @@ def test_target_suite_reports_each_dataset(quickstart_root: Path, tmp_path: Path
 
 def test_scores_do_not_depend_on_batch_composition(quickstart_root: Path, tmp_path: Path) -> None:
     """References are per category: a mixed-category batch scores each image as if alone."""
-    datamodule = FewShotDataModule(QuickstartData(str(quickstart_root), ["brick"]), QuickstartData(str(quickstart_root), ["coins", "gravel"]), shots=2, batch_size=64)
+    datamodule = FewShotDataModule(
+        QuickstartData(str(quickstart_root), ["brick"]),
+        QuickstartData(str(quickstart_root), ["coins", "gravel"]),
+        shots=2,
+        batch_size=64,
+    )
     model = PatchResidual(ClipConfig("gad-tiny-vit", None, [1, 2]))
     trainer = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, default_root_dir=str(tmp_path))
     predictions = trainer.predict(model, datamodule=datamodule)
     together = torch.cat([p["score"] for p in predictions])
     (loader,) = datamodule.predict_dataloader()
     batch = next(iter(loader))
-    alone = torch.stack([model.predict_batch(type(batch)(batch.image[i : i + 1], batch.label[i : i + 1], None, [batch.category[i]], [batch.defect[i]], [batch.path[i]])).score[0] for i in range(0, len(batch), 7)])
+    alone = torch.stack(
+        [
+            model.predict_batch(
+                type(batch)(
+                    batch.image[i : i + 1],
+                    batch.label[i : i + 1],
+                    None,
+                    [batch.category[i]],
+                    [batch.defect[i]],
+                    [batch.path[i]],
+                )
+            ).score[0]
+            for i in range(0, len(batch), 7)
+        ]
+    )
     torch.testing.assert_close(alone, together[: len(batch)][::7])

@@ -52,9 +52,23 @@ def test_gad_export_of_the_quickstart_checkpoint(
     dictas_checkpoint: Path, quickstart_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     good = sorted((quickstart_root / "coins" / "train" / "good").glob("*.png"))
-    args = ["export", "--ckpt_path", str(dictas_checkpoint), "--references", *map(str, good[:2]), "--category", "coins",
-            "--calibration", *map(str, good[2:6]), "--fpr", "0.25", "--output", str(tmp_path / "coins.onnx"),
-            "--progress", "false"]
+    args = [
+        "export",
+        "--ckpt_path",
+        str(dictas_checkpoint),
+        "--references",
+        *map(str, good[:2]),
+        "--category",
+        "coins",
+        "--calibration",
+        *map(str, good[2:6]),
+        "--fpr",
+        "0.25",
+        "--output",
+        str(tmp_path / "coins.onnx"),
+        "--progress",
+        "false",
+    ]
     run_gad(monkeypatch, *args)
     metadata = json.loads((tmp_path / "coins.json").read_text())
     detector = Detector.from_checkpoint(dictas_checkpoint, device="cpu").set_references(good[:2], "coins")
@@ -65,14 +79,18 @@ def test_gad_export_of_the_quickstart_checkpoint(
     assert "Image.Resampling.BICUBIC" in " ".join(rule["steps"]) and "Resize((112, 112))" in rule["equivalent"]
     assert metadata["references"] == [str(p) for p in good[:2]]
     assert max(metadata["verification"]["max_abs_difference"].values()) <= TOLERANCE
-    assert_onnx_matches_torch(tmp_path / "coins.onnx", detector, sorted((quickstart_root / "coins" / "test").glob("*/*.png"))[:3])
+    assert_onnx_matches_torch(
+        tmp_path / "coins.onnx", detector, sorted((quickstart_root / "coins" / "test").glob("*/*.png"))[:3]
+    )
 
 
 @pytest.mark.slow
 def test_inctrl_export_matches_torch_through_the_runner(quickstart_root: Path, tmp_path: Path) -> None:
     """Centre-cropped images of other shapes: the runner's preprocessing and the Detector's agree."""
     backbone = ClipConfig("gad-tiny-vit", pretrained=None, layers=[1, 2, 3], image_size=96)
-    detector = Detector(InCTRL(backbone, sigma=2.0), device="cpu", allow_mixed_sizes=True)  # untrained heads: same graph
+    detector = Detector(
+        InCTRL(backbone, sigma=2.0), device="cpu", allow_mixed_sizes=True
+    )  # untrained heads: same graph
     detector.set_references(sorted((quickstart_root / "coins" / "train" / "good").glob("*.png"))[:2], "coins")
     result = export_onnx(detector, tmp_path / "inctrl.onnx")
     assert result.metadata["method"] == "InCTRL" and result.metadata["threshold"] is None
@@ -93,10 +111,14 @@ def test_the_runner_needs_no_torch(dictas_checkpoint: Path, quickstart_root: Pat
     detector.set_threshold(0.5)
     export_onnx(detector, tmp_path / "coins.onnx", verify=False)
     queries = [str(p) for p in sorted((quickstart_root / "coins" / "test").glob("*/*.png"))[:2]]
-    without_torch = "import sys, runpy; sys.modules['torch'] = None; runpy.run_module('gad.onnx_runner', run_name='__main__')"
+    without_torch = (
+        "import sys, runpy; sys.modules['torch'] = None; runpy.run_module('gad.onnx_runner', run_name='__main__')"
+    )
     done = subprocess.run(
         [sys.executable, "-c", without_torch, str(tmp_path / "coins.onnx"), *queries, "--maps", str(tmp_path / "maps")],
-        capture_output=True, text=True, env=os.environ | {"PYTHONPATH": str(Path(gad.__file__).parents[1])},
+        capture_output=True,
+        text=True,
+        env=os.environ | {"PYTHONPATH": str(Path(gad.__file__).parents[1])},
     )
     assert done.returncode == 0, done.stderr
     lines = [line.split("\t") for line in done.stdout.strip().splitlines()]

@@ -27,8 +27,9 @@ def refused(args: list[str | Path], monkeypatch: pytest.MonkeyPatch) -> str:
     return message
 
 
-def dictas_args(weights: Path, output: Path, clip: Path = DICTAS / "tiny_clip.pt",
-                config: Path = DICTAS / "tiny_clip_config.json") -> list[str | Path]:
+def dictas_args(
+    weights: Path, output: Path, clip: Path = DICTAS / "tiny_clip.pt", config: Path = DICTAS / "tiny_clip_config.json"
+) -> list[str | Path]:
     return ["dictas", weights, "--clip", clip, "--clip_config", config, "--output", output]
 
 
@@ -81,8 +82,9 @@ def test_shapes_that_do_not_fit_the_clip_are_refused(tmp_path: Path, monkeypatch
     message = refused(dictas_args(DICTAS / "dictas_mymodel.pth", tmp_path / "o.ckpt", clip, config), monkeypatch)
     assert "shapes do not fit the CLIP 'narrow_clip'" in message and "(64, 64) in the file but (32, 32)" in message
     config = narrower(INCTRL / "model_config.json", tmp_path, "narrow_inctrl_clip")
-    message = refused(["inctrl", INCTRL / "checkpoint.pyth", "--clip_config", config, "--output", tmp_path / "o.ckpt"],
-                      monkeypatch)
+    message = refused(
+        ["inctrl", INCTRL / "checkpoint.pyth", "--clip_config", config, "--output", tmp_path / "o.ckpt"], monkeypatch
+    )
     assert "shapes do not fit the CLIP 'narrow_inctrl_clip'" in message
 
 
@@ -107,11 +109,37 @@ def test_imported_checkpoint_works_with_predict_and_export(
     references = [str(DICTAS / "images" / f"cable_ref_mvtec_000{i}.png") for i in (368, 380)]
     query = str(DICTAS / "images" / "cable_query_bent_wire_000521.png")
     if command == "predict":
-        run_gad(monkeypatch, "predict", "--ckpt_path", output, "--references", *references, "--images", query,
-                "--category", "cable", "--output", tmp_path / "out", "--progress", "false")
+        run_gad(
+            monkeypatch,
+            "predict",
+            "--ckpt_path",
+            output,
+            "--references",
+            *references,
+            "--images",
+            query,
+            "--category",
+            "cable",
+            "--output",
+            tmp_path / "out",
+            "--progress",
+            "false",
+        )
         assert (tmp_path / "out" / "scores.csv").is_file()
     else:
-        run_gad(monkeypatch, "export", "--ckpt_path", output, "--references", *references, "--category", "cable",
-                "--output", tmp_path / "cable.onnx", "--progress", "false")
+        run_gad(
+            monkeypatch,
+            "export",
+            "--ckpt_path",
+            output,
+            "--references",
+            *references,
+            "--category",
+            "cable",
+            "--output",
+            tmp_path / "cable.onnx",
+            "--progress",
+            "false",
+        )
         metadata = json.loads((tmp_path / "cable.json").read_text())
         assert max(metadata["verification"]["max_abs_difference"].values()) <= 1e-4

@@ -20,8 +20,12 @@ CONFIGS = REPO / "configs"
 @pytest.mark.slow
 def test_quickstart_fit_then_test(in_tmp: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     fast = [
-        "--trainer.max_epochs", "1", "--trainer.logger", "false",
-        "--data.init_args.train_pipeline.init_args.steps_per_epoch", "3",
+        "--trainer.max_epochs",
+        "1",
+        "--trainer.logger",
+        "false",
+        "--data.init_args.train_pipeline.init_args.steps_per_epoch",
+        "3",
     ]
     run_gad(monkeypatch, "fit", "--config", str(CONFIGS / "inctrl_quickstart.yaml"), *fast)
     (run,) = (in_tmp / "runs").iterdir()
@@ -48,10 +52,20 @@ def test_ddp_bf16_fit_on_two_processes(tmp_path: Path, quickstart_root: Path) ->
     (tmp_path / "data" / "quickstart").symlink_to(quickstart_root)
     env = {k: v for k, v in os.environ.items() if k not in ("GAD_OUTPUT_DIR", "GAD_RUNS_DIR", "LOCAL_RANK")}
     command = [
-        str(Path(sys.executable).parent / "gad"), "fit", "--config", str(CONFIGS / "inctrl_quickstart.yaml"),
-        "--config", str(CONFIGS / "trainer" / "ddp.yaml"), "--config", str(CONFIGS / "trainer" / "bf16.yaml"),
-        "--trainer.max_epochs", "1", "--trainer.logger", "false",
-        "--data.init_args.train_pipeline.init_args.steps_per_epoch", "3",
+        str(Path(sys.executable).parent / "gad"),
+        "fit",
+        "--config",
+        str(CONFIGS / "inctrl_quickstart.yaml"),
+        "--config",
+        str(CONFIGS / "trainer" / "ddp.yaml"),
+        "--config",
+        str(CONFIGS / "trainer" / "bf16.yaml"),
+        "--trainer.max_epochs",
+        "1",
+        "--trainer.logger",
+        "false",
+        "--data.init_args.train_pipeline.init_args.steps_per_epoch",
+        "3",
     ]
     done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -71,8 +85,13 @@ def test_paper_configs_show_the_paper_settings(
     model, data = config["model"]["init_args"], config["data"]["init_args"]
     assert config["seed_everything"] == 10 and config["trainer"]["max_epochs"] == 10
     assert model["backbone"] == {
-        "model_name": "ViT-B-16-plus-240", "pretrained": "laion400m_e32", "layers": [7, 9, 11], "image_size": 240,
-        "quick_gelu": None, "cache_dir": None, "model_config": None,
+        "model_name": "ViT-B-16-plus-240",
+        "pretrained": "laion400m_e32",
+        "layers": [7, 9, 11],
+        "image_size": 240,
+        "quick_gelu": None,
+        "cache_dir": None,
+        "model_config": None,
     }
     assert (model["lr"], model["patch_weight"], model["focal_gamma"]) == (1e-3, 1.0, 2.0)
     assert data["batch_size"] == 16 and "center_crop" not in data and model["preprocessing"] is None  # shorter_side
@@ -83,8 +102,19 @@ def test_paper_configs_show_the_paper_settings(
     targets = data["target"] if isinstance(data["target"], list) else [data["target"]]
     names = [t["init_args"].get("name") or t["class_path"].rsplit(".", 1)[-1].lower() for t in targets]
     expected = (
-        ["elpv", "kolektorsdd", "aitex", "visa", "brainmri", "headct", "mnist_one_vs_all", "cifar10_one_vs_all",
-         "mnist_multi_class", "cifar10_multi_class"]
-        if name == "inctrl_mvtec" else ["mvtec"]
+        [
+            "elpv",
+            "kolektorsdd",
+            "aitex",
+            "visa",
+            "brainmri",
+            "headct",
+            "mnist_one_vs_all",
+            "cifar10_one_vs_all",
+            "mnist_multi_class",
+            "cifar10_multi_class",
+        ]
+        if name == "inctrl_mvtec"
+        else ["mvtec"]
     )
     assert names == expected

@@ -147,7 +147,10 @@ def test_bf16_autocast_scores_stay_close(model: InCTRLModel) -> None:
 def test_paper_defaults() -> None:
     config = paper_backbone()
     assert (config.model_name, config.pretrained, config.layers, config.image_size) == (
-        "ViT-B-16-plus-240", "laion400m_e32", [7, 9, 11], 240,
+        "ViT-B-16-plus-240",
+        "laion400m_e32",
+        [7, 9, 11],
+        240,
     )
     module = InCTRL(TINY)
     assert module.hparams.lr == 1e-3 and module.hparams.patch_weight == 1.0 and module.hparams.focal_gamma == 2.0

@@ -39,7 +39,9 @@ def test_short_training_learns_the_auxiliary_labels(quickstart_root: Path, tmp_p
     data = FewShotDataModule(
         QuickstartData(str(quickstart_root), ["brick", "grass", "coffee"]),
         QuickstartData(str(quickstart_root), ["gravel", "chelsea", "coins"]),
-        shots=8, batch_size=16, eval_batch_size=64,
+        shots=8,
+        batch_size=16,
+        eval_batch_size=64,
         train_pipeline=InCTRLTrainingPipeline(shots=2, steps_per_epoch=100, seed=0),
     )
     evaluate = pl.Trainer(default_root_dir=tmp_path, **TRAINER)

@@ -61,8 +61,10 @@ def test_prompts_may_include_the_query_when_asked(samples: pd.DataFrame) -> None
 
 def test_datamodule_gives_balanced_batches_with_support(quickstart_root: Path) -> None:
     data = FewShotDataModule(
-        QuickstartData(str(quickstart_root), AUXILIARY), QuickstartData(str(quickstart_root), ["coins"]),
-        batch_size=16, train_pipeline=InCTRLTrainingPipeline(shots=2, steps_per_epoch=2),
+        QuickstartData(str(quickstart_root), AUXILIARY),
+        QuickstartData(str(quickstart_root), ["coins"]),
+        batch_size=16,
+        train_pipeline=InCTRLTrainingPipeline(shots=2, steps_per_epoch=2),
     )
     data.preprocessing = Preprocessing(64, "shorter_side")
     loader = data.train_dataloader()
@@ -93,8 +95,10 @@ def test_sampler_is_balanced_seeded_and_new_each_epoch(samples: pd.DataFrame) ->
 def test_lightning_ddp_shards_the_balanced_batches(quickstart_root: Path) -> None:
     """What Lightning does under DDP: re-create the batch sampler around a DistributedSampler per rank."""
     data = FewShotDataModule(
-        QuickstartData(str(quickstart_root), AUXILIARY), QuickstartData(str(quickstart_root), ["coins"]),
-        batch_size=8, train_pipeline=InCTRLTrainingPipeline(shots=1, steps_per_epoch=20),
+        QuickstartData(str(quickstart_root), AUXILIARY),
+        QuickstartData(str(quickstart_root), ["coins"]),
+        batch_size=8,
+        train_pipeline=InCTRLTrainingPipeline(shots=1, steps_per_epoch=20),
     )
     data.preprocessing = Preprocessing(32, "shorter_side")
     with _replace_dunder_methods(BatchSampler):  # as Lightning requests the dataloader

@@ -82,8 +82,16 @@ def _dataset(tmp_path: Path, masks: list[np.ndarray]) -> AnomalyDataset:
     rows = []
     for index, pixels in enumerate(masks):
         image = raw.image(tmp_path / f"{index}.png", size=(16, 2))
-        rows.append({"path": str(image), "category": "c", "split": "test", "label": 1, "defect": "d",
-                     "mask_path": str(save(tmp_path / f"{index}_mask.png", pixels))})
+        rows.append(
+            {
+                "path": str(image),
+                "category": "c",
+                "split": "test",
+                "label": 1,
+                "defect": "d",
+                "mask_path": str(save(tmp_path / f"{index}_mask.png", pixels)),
+            }
+        )
     return AnomalyDataset(pd.DataFrame(rows), Preprocessing(16), with_masks=True)
 
 
@@ -121,7 +129,9 @@ def test_data_check_reports_soft_masks_with_their_share(tmp_path: Path, capsys: 
     assert f"{soft}: 20.0% intermediate values" in out and out.rstrip().endswith("OK")
 
 
-def test_data_check_fails_on_empty_masks_of_anomalous_images(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_data_check_fails_on_empty_masks_of_anomalous_images(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     raw.write_mvtec(tmp_path / "mvtec", categories=("bottle",))
     empty = tmp_path / "mvtec" / "bottle" / "ground_truth" / "crack" / "000_mask.png"
     raw.mask(empty, value=0)

@@ -48,7 +48,9 @@ def reference_aupro_cflow(maps: np.ndarray, masks: np.ndarray, limit: float = 0.
     return auc((fpr - fpr.min()) / (fpr.max() - fpr.min()), pro[kept])
 
 
-def _random_set(seed: int, count: int = 6, side: int = 24) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def _random_set(
+    seed: int, count: int = 6, side: int = 24
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     generator = np.random.default_rng(seed)
     masks = np.zeros((count, side, side), dtype=np.uint8)
     for mask in masks[: count // 2]:
@@ -155,11 +157,15 @@ def test_metric_benchmark_runs_tiny() -> None:
     """The speed/memory benchmark script, at 1 % of MVTec AD, prints its figures and the sklearn comparison."""
     done = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "pixel_metrics.py"), "--scale", "0.01", "--side", "64", "--exact"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "all image and pixel metrics" in done.stdout and "scikit-learn: pixel AUROC and AP" in done.stdout
-    exact_difference = float(done.stdout.split("exact (sorted) - sklearn| over categories and both metrics: ")[1].split()[0])
+    exact_difference = float(
+        done.stdout.split("exact (sorted) - sklearn| over categories and both metrics: ")[1].split()[0]
+    )
     assert exact_difference < 1e-9
 
 

@@ -32,19 +32,28 @@ def normal_only(quickstart_root: Path, root: Path, layout: str) -> Path:
 
 def auxiliary_config(tmp_path: Path, root: Path, layout: str) -> Path:
     reader = "MVTecLayout" if layout == "mvtec" else "Folder"
-    config = {"data": {"init_args": {"auxiliary": {
-        "class_path": f"gad.data.sources.{reader}", "init_args": {"root": str(root), "name": "own"},
-    }}}}
+    config = {
+        "data": {
+            "init_args": {
+                "auxiliary": {
+                    "class_path": f"gad.data.sources.{reader}",
+                    "init_args": {"root": str(root), "name": "own"},
+                }
+            }
+        }
+    }
     path = tmp_path / "auxiliary.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
 
 
-@pytest.mark.parametrize(
-    ("method", "layout"), [("dictas", "mvtec"), ("inctrl", "folder"), ("inctrl", "mvtec")]
-)
+@pytest.mark.parametrize(("method", "layout"), [("dictas", "mvtec"), ("inctrl", "folder"), ("inctrl", "mvtec")])
 def test_fit_on_normal_images_only(
-    method: str, layout: str, in_tmp: Path, quickstart_root: Path, monkeypatch: pytest.MonkeyPatch,
+    method: str,
+    layout: str,
+    in_tmp: Path,
+    quickstart_root: Path,
+    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     root = normal_only(quickstart_root, in_tmp / "normal_only", layout)
@@ -54,11 +63,25 @@ def test_fit_on_normal_images_only(
         monitored = "best.ckpt"
     else:
         config = [str(CONFIGS / "inctrl_quickstart.yaml")]
-        fast = ["--data.init_args.train_pipeline.init_args.steps_per_epoch", "1",
-                "--data.init_args.train_pipeline.init_args.synthetic_anomalies", "true"]
+        fast = [
+            "--data.init_args.train_pipeline.init_args.steps_per_epoch",
+            "1",
+            "--data.init_args.train_pipeline.init_args.synthetic_anomalies",
+            "true",
+        ]
         monitored = "last.ckpt"
-    args = ["fit", "--config", config[0], "--config", str(auxiliary_config(in_tmp, root, layout)),
-            "--trainer.max_epochs", "1", "--trainer.logger", "false", *fast]
+    args = [
+        "fit",
+        "--config",
+        config[0],
+        "--config",
+        str(auxiliary_config(in_tmp, root, layout)),
+        "--trainer.max_epochs",
+        "1",
+        "--trainer.logger",
+        "false",
+        *fast,
+    ]
     with caplog.at_level(logging.INFO):
         run_gad(monkeypatch, *args)
     (line,) = [r.getMessage() for r in caplog.records if PROXY_LINE in r.getMessage()]
@@ -75,8 +98,17 @@ def test_fit_without_synthesis_needs_the_test_split(
 ) -> None:
     """InCTRL trained on labelled anomalies: a normal-only auxiliary set is refused in one line naming the folder."""
     root = normal_only(quickstart_root, in_tmp / "normal_only", "mvtec")
-    args = ["fit", "--config", str(CONFIGS / "inctrl_quickstart.yaml"), "--config",
-            str(auxiliary_config(in_tmp, root, "mvtec")), "--trainer.max_epochs", "1", "--trainer.logger", "false"]
+    args = [
+        "fit",
+        "--config",
+        str(CONFIGS / "inctrl_quickstart.yaml"),
+        "--config",
+        str(auxiliary_config(in_tmp, root, "mvtec")),
+        "--trainer.max_epochs",
+        "1",
+        "--trainer.logger",
+        "false",
+    ]
     with pytest.raises(SystemExit) as exit_info:
         run_gad(monkeypatch, *args)
     message = str(exit_info.value.code)
@@ -92,13 +124,31 @@ def test_readme_own_folder_example(in_tmp: Path, quickstart_root: Path, monkeypa
     for defect in ("scratch", "hole"):
         shutil.copytree(quickstart_root / "coins" / "test" / defect, product / "abnormal" / defect)
     tiny = in_tmp / "tiny.yaml"  # the tiny random CLIP of the quickstart instead of ViT-L-14-336
-    tiny.write_text(yaml.safe_dump({
-        "model": {"init_args": {"sigma": 2.0, "backbone": {
-            "model_name": "gad-tiny-vit", "pretrained": None, "layers": [1, 2, 3, 4], "image_size": 112}}},
-        "data": {"init_args": {"num_workers": 0}},
-        "trainer": {"accelerator": "cpu", "max_epochs": 1, "limit_train_batches": 2, "limit_val_batches": 1,
-                    "logger": False},
-    }))
+    tiny.write_text(
+        yaml.safe_dump(
+            {
+                "model": {
+                    "init_args": {
+                        "sigma": 2.0,
+                        "backbone": {
+                            "model_name": "gad-tiny-vit",
+                            "pretrained": None,
+                            "layers": [1, 2, 3, 4],
+                            "image_size": 112,
+                        },
+                    }
+                },
+                "data": {"init_args": {"num_workers": 0}},
+                "trainer": {
+                    "accelerator": "cpu",
+                    "max_epochs": 1,
+                    "limit_train_batches": 2,
+                    "limit_val_batches": 1,
+                    "logger": False,
+                },
+            }
+        )
+    )
     run_gad(monkeypatch, "fit", "--config", str(CONFIGS / "dictas_folder.yaml"), "--config", str(tiny))
     (run,) = (in_tmp / "runs").iterdir()
     assert (run / "checkpoints" / "best.ckpt").is_file()

@@ -30,9 +30,19 @@ QUERIES = [str(q) for q in EXPECTED["query"]]
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     output = tmp_path_factory.mktemp("dictas_import") / "dictas.ckpt"
-    gad("import-official", "dictas", FIXTURES / "dictas_mymodel.pth", "--clip", FIXTURES / "tiny_clip.pt",
-        "--clip_config", FIXTURES / "tiny_clip_config.json", "--protocol", SETTINGS["dataset_rules"],
-        "--output", output)
+    gad(
+        "import-official",
+        "dictas",
+        FIXTURES / "dictas_mymodel.pth",
+        "--clip",
+        FIXTURES / "tiny_clip.pt",
+        "--clip_config",
+        FIXTURES / "tiny_clip_config.json",
+        "--protocol",
+        SETTINGS["dataset_rules"],
+        "--output",
+        output,
+    )
     return output
 
 
@@ -105,5 +115,7 @@ def test_imported_checkpoint_records_the_protocol(checkpoint: Path) -> None:
     assert hparams["backbone"]["pretrained"] == str((FIXTURES / "tiny_clip.pt").resolve())
     assert hparams["backbone"]["model_config"] == json.loads((FIXTURES / "tiny_clip_config.json").read_text())
     assert saved["hyper_parameters"]["preprocessing"] == {
-        "image_size": SETTINGS["image_size"], "resize": "squash", "interpolation": "bicubic"
+        "image_size": SETTINGS["image_size"],
+        "resize": "squash",
+        "interpolation": "bicubic",
     }

@@ -28,8 +28,13 @@ FIXTURES = parity_folder("inctrl")
 TOLERANCE = 1e-4
 EXPECTED = dict(np.load(FIXTURES / "expected.npz"))
 SETTINGS = json.loads((FIXTURES / "settings.json").read_text())
-PARTS = {"score": None, "image": "image_score", "text": "text_score", "holistic": "holistic_score",
-         "patch_max": "patch_max"}
+PARTS = {
+    "score": None,
+    "image": "image_score",
+    "text": "text_score",
+    "holistic": "holistic_score",
+    "patch_max": "patch_max",
+}
 QUERIES = [f"{name}.png" for name in SETTINGS["query_order"]]
 LABELS = [SETTINGS["query_sources"][name]["label"] for name in SETTINGS["query_order"]]
 FOLDERS = ["images240", "images"]
@@ -38,8 +43,15 @@ FOLDERS = ["images240", "images"]
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     output = tmp_path_factory.mktemp("inctrl_import") / "inctrl.ckpt"
-    gad("import-official", "inctrl", FIXTURES / "checkpoint.pyth", "--clip_config", FIXTURES / "model_config.json",
-        "--output", output)
+    gad(
+        "import-official",
+        "inctrl",
+        FIXTURES / "checkpoint.pyth",
+        "--clip_config",
+        FIXTURES / "model_config.json",
+        "--output",
+        output,
+    )
     return output
 
 
@@ -78,8 +90,10 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
                 (root / "data" / category / sub).mkdir(parents=True)
                 for name in names:
                     (root / "data" / category / sub / name).symlink_to(FIXTURES / folder / name)
-        source = (f"{{class_path: gad.data.sources.Folder, init_args: {{root: {root / 'data'}, normal_dir: train, "
-                  "normal_test_dir: test_good, abnormal_dir: test_bad, name: parity}}")
+        source = (
+            f"{{class_path: gad.data.sources.Folder, init_args: {{root: {root / 'data'}, normal_dir: train, "
+            "normal_test_dir: test_good, abnormal_dir: test_bad, name: parity}}"
+        )
         (root / "data.yaml").write_text(
             f"data:\n  class_path: gad.data.datamodule.FewShotDataModule\n  init_args:\n    auxiliary: {source}\n"
             f"    target: {source}\n    shots: 4\n    batch_size: 4\n"
@@ -90,8 +104,9 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.mark.parametrize("folder", FOLDERS)
-def test_gad_test_metrics(checkpoint: Path, dataset: dict[str, Path], folder: str, tmp_path: Path,
-                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_gad_test_metrics(
+    checkpoint: Path, dataset: dict[str, Path], folder: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """``gad test --ckpt_path`` with a config that names only the data: image AUROC and AP per category equal
     those of the official scores."""
     monkeypatch.chdir(tmp_path)
@@ -109,8 +124,9 @@ def test_gad_test_metrics(checkpoint: Path, dataset: dict[str, Path], folder: st
 
 
 @pytest.mark.parametrize("folder", FOLDERS)
-def test_gad_predict_scores(checkpoint: Path, dataset: dict[str, Path], folder: str, tmp_path: Path,
-                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_gad_predict_scores(
+    checkpoint: Path, dataset: dict[str, Path], folder: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """``gad predict --ckpt_path`` on the datamodule's target set (batches of 4): each image's final score."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("GAD_RUNS_DIR", raising=False)
@@ -142,5 +158,7 @@ def test_imported_checkpoint_is_self_contained(checkpoint: Path) -> None:
     assert backbone["pretrained"] is None and backbone["layers"] == SETTINGS["taps"]["layers_1_based"]
     assert backbone["model_config"] == json.loads((FIXTURES / "model_config.json").read_text())
     assert saved["hyper_parameters"]["preprocessing"] == {
-        "image_size": SETTINGS["image_size"], "resize": "shorter_side", "interpolation": "bicubic"
+        "image_size": SETTINGS["image_size"],
+        "resize": "shorter_side",
+        "interpolation": "bicubic",
     }

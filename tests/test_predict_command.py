@@ -17,16 +17,34 @@ from tests.fixtures.cli import run_gad
 
 @pytest.mark.slow
 def test_predict_writes_maps_overlays_and_scores(
-    dictas_checkpoint: Path, quickstart_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    dictas_checkpoint: Path,
+    quickstart_root: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture,
 ) -> None:
     good = sorted((quickstart_root / "gravel" / "train" / "good").glob("*.png"))
     queries = str(quickstart_root / "gravel" / "test" / "*" / "*.png")
     count = len(list((quickstart_root / "gravel" / "test").glob("*/*.png")))
     run_gad(
-        monkeypatch, "predict", "--ckpt_path", str(dictas_checkpoint), "--references", *map(str, good[:4]),
-        "--category", "gravel", "--images", queries, "--calibration", *map(str, good[4:]), "--fpr", "0.25",
-        "--output", str(tmp_path / "npy"), "--progress", "false",
+        monkeypatch,
+        "predict",
+        "--ckpt_path",
+        str(dictas_checkpoint),
+        "--references",
+        *map(str, good[:4]),
+        "--category",
+        "gravel",
+        "--images",
+        queries,
+        "--calibration",
+        *map(str, good[4:]),
+        "--fpr",
+        "0.25",
+        "--output",
+        str(tmp_path / "npy"),
+        "--progress",
+        "false",
     )
     out = tmp_path / "npy"
     assert f"{count} images scored" in capsys.readouterr().out
@@ -47,11 +65,25 @@ def test_predict_writes_maps_overlays_and_scores(
     expected_map = read_map(out / rows[0]["map"])
     assert expected_map.shape == image.shape[:2] and expected_map.dtype == np.float32
     root = quickstart_root.parent
-    manifest = ReferenceSet("quickstart", str(root), 4, None, {"gravel": [p.relative_to(root).as_posix() for p in good[:4]]})
+    manifest = ReferenceSet(
+        "quickstart", str(root), 4, None, {"gravel": [p.relative_to(root).as_posix() for p in good[:4]]}
+    )
     manifest_path = manifest.save(tmp_path / "references.json")
     run_gad(
-        monkeypatch, "predict", "--ckpt_path", str(dictas_checkpoint), "--references", str(manifest_path),
-        "--images", rows[0]["image"], "--map_format", "png16", "--output", str(tmp_path / "png"), "--progress", "false",
+        monkeypatch,
+        "predict",
+        "--ckpt_path",
+        str(dictas_checkpoint),
+        "--references",
+        str(manifest_path),
+        "--images",
+        rows[0]["image"],
+        "--map_format",
+        "png16",
+        "--output",
+        str(tmp_path / "png"),
+        "--progress",
+        "false",
     )
     (row,) = json.loads((tmp_path / "png" / "scores.json").read_text())["images"]
     assert row["score"] == pytest.approx(float(rows[0]["score"]), abs=1e-6) and "anomalous" not in row
@@ -73,8 +105,12 @@ def test_predict_errors_are_one_line(
     }
     for args, message in cases.items():
         with pytest.raises(SystemExit) as exit_info:
-            run_gad(monkeypatch, "predict", "--ckpt_path", str(dictas_checkpoint), *args, "--output", str(tmp_path / "o"))
+            run_gad(
+                monkeypatch, "predict", "--ckpt_path", str(dictas_checkpoint), *args, "--output", str(tmp_path / "o")
+            )
         assert str(exit_info.value.code).startswith("gad predict: error:") and message in str(exit_info.value.code)
     with pytest.raises(SystemExit) as exit_info:
-        run_gad(monkeypatch, "predict", "--ckpt_path", str(tmp_path / "none.ckpt"), "--references", good, "--images", good)
+        run_gad(
+            monkeypatch, "predict", "--ckpt_path", str(tmp_path / "none.ckpt"), "--references", good, "--images", good
+        )
     assert "does not exist" in str(exit_info.value.code)

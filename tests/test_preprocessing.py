@@ -41,8 +41,10 @@ def test_bit_identical_to_torchvision_on_pil(resize: str, size: int) -> None:
 
 def test_other_filters_match_torchvision_too() -> None:
     pixels = random_image(300, 241)
-    for name, mode in [("bilinear", transforms.InterpolationMode.BILINEAR),
-                       ("nearest", transforms.InterpolationMode.NEAREST)]:
+    for name, mode in [
+        ("bilinear", transforms.InterpolationMode.BILINEAR),
+        ("nearest", transforms.InterpolationMode.NEAREST),
+    ]:
         got, _ = Preprocessing(112, "shorter_side", name)(pixels)
         assert torch.equal(torch.from_numpy(got), official(Image.fromarray(pixels), 112, "shorter_side", mode))
 
@@ -61,7 +63,10 @@ def test_geometry_truncates_the_long_side_and_rounds_the_offset_half_to_even() -
     assert prep.crop_offset(241, 300) == (0, 29)  # (298 - 240) / 2 = 29
     assert Preprocessing(10, "shorter_side").crop_offset(10, 15) == (0, 2)  # 2.5 -> 2 (Python's round)
     assert Preprocessing(10, "shorter_side").crop_offset(10, 17) == (0, 4)  # 3.5 -> 4
-    assert Preprocessing(240).resized_size(300, 340) == (240, 240) and Preprocessing(240).crop_offset(300, 340) == (0, 0)
+    assert Preprocessing(240).resized_size(300, 340) == (240, 240) and Preprocessing(240).crop_offset(300, 340) == (
+        0,
+        0,
+    )
 
 
 def test_visible_box_is_the_part_of_the_image_the_model_sees() -> None:

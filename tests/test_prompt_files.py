@@ -42,7 +42,9 @@ def parity_settings() -> dict:
 
 def official_pixels(shots: int) -> torch.Tensor:
     """ToTensor of the official model input of the first K references, (K, 3, 240, 240) in [0, 1]."""
-    return torch.stack([TF.to_tensor(Image.open(INCTRL / "images240" / f"ref{i}.png").convert("RGB")) for i in range(shots)])
+    return torch.stack(
+        [TF.to_tensor(Image.open(INCTRL / "images240" / f"ref{i}.png").convert("RGB")) for i in range(shots)]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +77,9 @@ def recording(module: PatchResidual) -> dict[str, torch.Tensor]:
     return seen
 
 
-def datamodule(root: Path, references: str | Path, shots: int = 4, categories: list[str] = CATEGORIES) -> FewShotDataModule:
+def datamodule(
+    root: Path, references: str | Path, shots: int = 4, categories: list[str] = CATEGORIES
+) -> FewShotDataModule:
     source = QuickstartData(str(root), categories)
     data = FewShotDataModule(source, source, shots=shots, references=str(references), batch_size=4)
     data.preprocessing = Preprocessing(240, "shorter_side")
@@ -92,7 +96,9 @@ def test_prompt_files_come_back_as_the_official_pixels(fs_samples: Path, tmp_pat
 
 @pytest.mark.parametrize("form", ["k_folder", "dataset_folder", "file"])
 def test_datamodule_serves_prompt_tensors(fs_samples: Path, quickstart_root: Path, tmp_path: Path, form: str) -> None:
-    references = {"k_folder": fs_samples / "4", "dataset_folder": fs_samples, "file": fs_samples / "4" / "gravel.pt"}[form]
+    references = {"k_folder": fs_samples / "4", "dataset_folder": fs_samples, "file": fs_samples / "4" / "gravel.pt"}[
+        form
+    ]
     categories = ["gravel"] if form == "file" else CATEGORIES
     data = datamodule(quickstart_root, references, categories=categories)
     images = data.reference_images("test")
@@ -109,8 +115,9 @@ def test_datamodule_serves_prompt_tensors(fs_samples: Path, quickstart_root: Pat
 def test_gad_test_encodes_the_prompt_tensors(fs_samples: Path, quickstart_root: Path, tmp_path: Path) -> None:
     module = module_at(240)
     seen = recording(module)
-    trainer = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, default_root_dir=str(tmp_path),
-                         limit_test_batches=1)
+    trainer = pl.Trainer(
+        accelerator="cpu", logger=False, enable_progress_bar=False, default_root_dir=str(tmp_path), limit_test_batches=1
+    )
     trainer.test(module, datamodule=datamodule(quickstart_root, fs_samples / "2", shots=2), verbose=False)
     assert sorted(seen) == CATEGORIES
     for tensors in seen.values():
@@ -135,7 +142,9 @@ def test_detector_takes_a_prompt_file_or_folder(fs_samples: Path, quickstart_roo
     assert _references([str(fs_samples / "2" / "gravel.pt")], None) == (fs_samples / "2" / "gravel.pt", "gravel")
 
 
-def test_prompt_files_that_do_not_fit_are_one_line_errors(fs_samples: Path, quickstart_root: Path, tmp_path: Path) -> None:
+def test_prompt_files_that_do_not_fit_are_one_line_errors(
+    fs_samples: Path, quickstart_root: Path, tmp_path: Path
+) -> None:
     with pytest.raises(ReferenceSelectionError, match=r"gravel.pt holds 240x240 px images but the model takes 112 px"):
         Detector(module_at(112), device="cpu").set_references(fs_samples / "4", category="gravel")
     with pytest.raises(ReferenceSelectionError, match=r"none for category 'bottle'"):
@@ -149,8 +158,11 @@ def test_prompt_files_that_do_not_fit_are_one_line_errors(fs_samples: Path, quic
     torch.save({"prompts": torch.zeros(4, 3, 240, 240)}, tmp_path / "gravel.pt")
     with pytest.raises(ReferenceSelectionError, match=r"holds a dict; expected an InCTRL prompt file"):
         datamodule(quickstart_root, tmp_path / "gravel.pt", categories=["gravel"]).reference_set("test")
-    with pytest.raises(ReferenceSelectionError, match=r"is a PyTorch file \(torch.save zip archive\), not text; expected a "
-                                                      r"gad references manifest \(.json\)"):
+    with pytest.raises(
+        ReferenceSelectionError,
+        match=r"is a PyTorch file \(torch.save zip archive\), not text; expected a "
+        r"gad references manifest \(.json\)",
+    ):
         ReferenceSet.read(fs_samples / "4" / "gravel.pt")
 
 
@@ -189,8 +201,11 @@ def test_a_pickled_object_is_refused_and_never_run(quickstart_root: Path, tmp_pa
         lambda: load_references(path, samples, "quickstart", quickstart_root, 1),
         lambda: Detector(module_at(112), device="cpu").set_references(path, category="gravel"),
     ):
-        with pytest.raises(ReferenceSelectionError, match=r"gravel.pt is not plain tensors \(.*\): gad reads prompt files "
-                                                          r"with torch.load\(weights_only=True\) and never unpickles") as err:
+        with pytest.raises(
+            ReferenceSelectionError,
+            match=r"gravel.pt is not plain tensors \(.*\): gad reads prompt files "
+            r"with torch.load\(weights_only=True\) and never unpickles",
+        ) as err:
             attempt()
         assert "\n" not in str(err.value)
     assert not marker.exists()
@@ -200,8 +215,14 @@ def test_a_run_manifest_with_prompt_files_reads_back(fs_samples: Path, tmp_path:
     """The manifest a test writes for prompt-file references is usable again (gad predict --references)."""
     prompt = tmp_path / "gravel.pt"
     prompt.write_bytes((fs_samples / "4" / "gravel.pt").read_bytes())
-    chosen = ReferenceSet("parity", str(tmp_path), 4, None, {"gravel": [f"{prompt}[{i}]" for i in range(4)]},
-                          prompt_files={"gravel": str(prompt)})
+    chosen = ReferenceSet(
+        "parity",
+        str(tmp_path),
+        4,
+        None,
+        {"gravel": [f"{prompt}[{i}]" for i in range(4)]},
+        prompt_files={"gravel": str(prompt)},
+    )
     again = ReferenceSet.read(chosen.save(tmp_path / "manifest.json"))
     assert again.prompt_files == {"gravel": str(prompt)}
     prompt.unlink()

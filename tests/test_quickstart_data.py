@@ -81,7 +81,9 @@ def test_images_are_rgb_and_masks_binary_aligned_in_size(dataset: Path) -> None:
 
 def test_files_on_disk_are_the_samples_and_masks_cover_the_change(dataset: Path) -> None:
     for category in CATEGORIES:
-        assert np.array_equal(_load(dataset / category / "train/good/003.png"), normal_sample(category, "train/good", 3))
+        assert np.array_equal(
+            _load(dataset / category / "train/good/003.png"), normal_sample(category, "train/good", 3)
+        )
         for kind in DEFECT_TYPES:
             clean, defective, mask = defect_sample(category, kind, 1)
             assert np.array_equal(_load(dataset / category / "test" / kind / "001.png"), defective)

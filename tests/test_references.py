@@ -40,7 +40,10 @@ def test_draw_depends_on_seed_shots_and_category(samples, quickstart_root) -> No
 
 def test_draw_is_independent_of_row_order(samples, quickstart_root) -> None:
     shuffled = samples.sample(frac=1.0, random_state=0)
-    assert draw_references(shuffled, "q", quickstart_root, 4, 0).references == draw_references(samples, "q", quickstart_root, 4, 0).references
+    assert (
+        draw_references(shuffled, "q", quickstart_root, 4, 0).references
+        == draw_references(samples, "q", quickstart_root, 4, 0).references
+    )
 
 
 def test_too_many_shots_is_a_clear_error(samples, quickstart_root) -> None:
@@ -59,7 +62,12 @@ def test_manifest_round_trip(samples, quickstart_root, tmp_path) -> None:
 
 def test_text_list_and_per_k_folder(samples, quickstart_root, tmp_path) -> None:
     drawn = draw_references(samples, "quickstart", quickstart_root, shots=2, seed=5)
-    lines = ["# published list", *drawn.references["gravel"], str(quickstart_root / drawn.references["coins"][0]), drawn.references["coins"][1]]
+    lines = [
+        "# published list",
+        *drawn.references["gravel"],
+        str(quickstart_root / drawn.references["coins"][0]),
+        drawn.references["coins"][1],
+    ]
     (tmp_path / "k2.txt").write_text("\n".join(lines) + "\n")
     loaded = load_references(tmp_path, samples, "quickstart", quickstart_root, shots=2)
     assert loaded.references == drawn.references
@@ -68,9 +76,23 @@ def test_text_list_and_per_k_folder(samples, quickstart_root, tmp_path) -> None:
 @pytest.mark.parametrize(
     ("content", "match"),
     [
-        ({"references": {"gravel": ["gravel/train/good/000.png", "gravel/train/good/001.png"]}}, "no references for category 'coins'"),
-        ({"references": {"gravel": ["gravel/train/good/000.png"], "coins": ["coins/train/good/000.png"]}}, "--shots 2 needs 2"),
-        ({"references": {"gravel": ["gravel/test/good/000.png", "gravel/train/good/001.png"], "coins": ["coins/train/good/000.png", "coins/train/good/001.png"]}}, "not normal training images"),
+        (
+            {"references": {"gravel": ["gravel/train/good/000.png", "gravel/train/good/001.png"]}},
+            "no references for category 'coins'",
+        ),
+        (
+            {"references": {"gravel": ["gravel/train/good/000.png"], "coins": ["coins/train/good/000.png"]}},
+            "--shots 2 needs 2",
+        ),
+        (
+            {
+                "references": {
+                    "gravel": ["gravel/test/good/000.png", "gravel/train/good/001.png"],
+                    "coins": ["coins/train/good/000.png", "coins/train/good/001.png"],
+                }
+            },
+            "not normal training images",
+        ),
         ({"refs": []}, "not a gad references file"),
         (["gravel/train/good/000.png"], "not a JSON object"),
         ({"version": 99, "references": {}}, "version 99"),

@@ -22,19 +22,32 @@ from tests.fixtures.cli import run_gad
 
 BASELINE = str(REPO / "configs" / "patch_residual_quickstart.yaml")  # training-free: no fit needed
 ALL_METRICS = {
-    "image_auroc", "image_ap", "image_f1_max", "pixel_auroc", "pixel_ap", "pixel_f1_max", "pixel_aupro",
+    "image_auroc",
+    "image_ap",
+    "image_f1_max",
+    "pixel_auroc",
+    "pixel_ap",
+    "pixel_f1_max",
+    "pixel_aupro",
     "pixel_aupro_cflow200",
 }
 
 
 def test_sweep_table_has_mean_and_std_over_seeds() -> None:
     records = pd.DataFrame(
-        [{"dataset": d, "category": c, "shots": k, "seed": s, "metric": "image_auroc", "value": v}
-         for d, c, k, s, v in [
-             ("x", "mean", 1, 0, 0.5), ("x", "mean", 1, 1, 0.7), ("x", "mean", 2, 0, 0.9), ("x", "mean", 2, 1, 0.9),
-             ("y", "mean", 1, 0, 0.1), ("y", "mean", 1, 1, 0.3), ("y", "mean", 2, 0, float("nan")),
-             ("y", "mean", 2, 1, 0.5),
-         ]]
+        [
+            {"dataset": d, "category": c, "shots": k, "seed": s, "metric": "image_auroc", "value": v}
+            for d, c, k, s, v in [
+                ("x", "mean", 1, 0, 0.5),
+                ("x", "mean", 1, 1, 0.7),
+                ("x", "mean", 2, 0, 0.9),
+                ("x", "mean", 2, 1, 0.9),
+                ("y", "mean", 1, 0, 0.1),
+                ("y", "mean", 1, 1, 0.3),
+                ("y", "mean", 2, 0, float("nan")),
+                ("y", "mean", 2, 1, 0.5),
+            ]
+        ]
     )
     text = sweep_markdown(records)
     assert "| dataset | 1-shot | 2-shot |" in text
@@ -47,13 +60,28 @@ def test_sweep_table_has_mean_and_std_over_seeds() -> None:
 def test_gad_benchmark_writes_a_shots_by_seeds_table(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     targets = []
     for name, category in (("set_a", "coins"), ("set_b", "gravel")):
-        source = {"class_path": "gad.data.sources.QuickstartData",
-                  "init_args": {"root": "data/quickstart", "categories": [category], "name": name}}
+        source = {
+            "class_path": "gad.data.sources.QuickstartData",
+            "init_args": {"root": "data/quickstart", "categories": [category], "name": name},
+        }
         (in_tmp / f"{name}.yaml").write_text(yaml.safe_dump({"data": {"init_args": {"target": source}}}))
         targets.append(f"{name}.yaml")
     run_gad(
-        monkeypatch, "benchmark", "--shots", "1", "2", "--seeds", "0", "1", "--targets", *targets, "--",
-        "--config", BASELINE, "--trainer.logger", "false",
+        monkeypatch,
+        "benchmark",
+        "--shots",
+        "1",
+        "2",
+        "--seeds",
+        "0",
+        "1",
+        "--targets",
+        *targets,
+        "--",
+        "--config",
+        BASELINE,
+        "--trainer.logger",
+        "false",
     )
     (folder,) = (in_tmp / "runs").glob("*_benchmark")
     records = pd.read_csv(folder / "benchmark.csv")
@@ -70,13 +98,25 @@ def test_gad_benchmark_writes_a_shots_by_seeds_table(in_tmp: Path, monkeypatch: 
     assert all(list(Path(t["folder"]).glob("references_set_*_k*_seed*.json")) for t in tests)
 
 
-def test_gad_test_logs_offline_to_wandb_without_api_key(in_tmp: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+def test_gad_test_logs_offline_to_wandb_without_api_key(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     monkeypatch.delenv("WANDB_MODE", raising=False)
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.setenv("HOME", str(in_tmp))  # no ~/.netrc
     run_gad(
-        monkeypatch, "test", "--config", BASELINE, "--shots", "1", "--trainer.logger.init_args.offline", "false",
-        "--results.overlays", "2", "--results.save_overlays", "true",
+        monkeypatch,
+        "test",
+        "--config",
+        BASELINE,
+        "--shots",
+        "1",
+        "--trainer.logger.init_args.offline",
+        "false",
+        "--results.overlays",
+        "2",
+        "--results.save_overlays",
+        "true",
     )
     (folder,) = (in_tmp / "runs").iterdir()
     assert "AUPRO-cflow200" in capsys.readouterr().out and "| coins |" in (folder / "results.md").read_text()
@@ -91,7 +131,9 @@ def test_gad_test_logs_offline_to_wandb_without_api_key(in_tmp: Path, monkeypatc
     assert len(pngs) == 6 and pngs[0].startswith("best_anomalous_0_")
 
 
-def test_wandb_receives_tables_overlays_and_files(quickstart_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_wandb_receives_tables_overlays_and_files(
+    quickstart_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("WANDB_MODE", "offline")
     datamodule = FewShotDataModule(
         QuickstartData(str(quickstart_root), ["brick"]), QuickstartData(str(quickstart_root), ["coins"]), shots=1

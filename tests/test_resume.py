@@ -24,13 +24,20 @@ KILL_ENV = "GAD_TEST_KILL_AT_STEP"
 SETTINGS = {
     "data": {"init_args": {"batch_size": 2}},
     "trainer": {
-        "max_epochs": 2, "limit_train_batches": 4, "limit_val_batches": 1, "logger": False,
+        "max_epochs": 2,
+        "limit_train_batches": 4,
+        "limit_val_batches": 1,
+        "logger": False,
         "enable_progress_bar": False,
         "callbacks": [
-            {"class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
-             "init_args": {"filename": "best", "monitor": "val/pixel_ap", "mode": "max"}},
-            {"class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
-             "init_args": {"filename": "last", "save_top_k": 1, "every_n_train_steps": 1}},
+            {
+                "class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
+                "init_args": {"filename": "best", "monitor": "val/pixel_ap", "mode": "max"},
+            },
+            {
+                "class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
+                "init_args": {"filename": "last", "save_top_k": 1, "every_n_train_steps": 1},
+            },
             {"class_path": "tests.test_resume.KillAtStep"},
         ],
     },
@@ -48,15 +55,21 @@ class KillAtStep(Callback):
 
 def gad(cwd: Path, *args: str, kill_at: int | None = None) -> subprocess.Popen:
     """``gad ARGS`` started in ``cwd`` (runs under ``cwd/runs``); ``kill_at``: SIGKILL itself after that step."""
-    env = os.environ | {"PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{REPO}", "GAD_RUNS_DIR": str(cwd / "runs"),
-                        "WANDB_MODE": "disabled", "HF_HUB_OFFLINE": "1", "NO_ALBUMENTATIONS_UPDATE": "1"}
+    env = os.environ | {
+        "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{REPO}",
+        "GAD_RUNS_DIR": str(cwd / "runs"),
+        "WANDB_MODE": "disabled",
+        "HF_HUB_OFFLINE": "1",
+        "NO_ALBUMENTATIONS_UPDATE": "1",
+    }
     env.pop(KILL_ENV, None)
     if kill_at is not None:
         env[KILL_ENV] = str(kill_at)
     log = cwd / f"gad-{len(list(cwd.glob('gad-*.log')))}.log"
     with log.open("w") as handle:
-        process = subprocess.Popen([sys.executable, "-m", "gad", *args], cwd=cwd, env=env, stdout=handle,
-                                   stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gad", *args], cwd=cwd, env=env, stdout=handle, stderr=subprocess.STDOUT
+        )
     process.log = log  # type: ignore[attr-defined]
     return process
 
@@ -114,8 +127,11 @@ def test_killed_and_resumed_fit_equals_an_uninterrupted_one(fits: dict[str, Path
     assert (whole["epoch"], whole["global_step"]) == (resumed["epoch"], resumed["global_step"]) == (1, 8)
     for part in ("state_dict", "optimizer_states", "lr_schedulers", "callbacks"):
         expected, got = (
-            {key.replace(str(run), "RUN"): value for key, value in tensors(checkpoint[part]).items()
-             if not key.endswith("/current_score")}  # the score of the latest validation: not restored by Lightning
+            {
+                key.replace(str(run), "RUN"): value
+                for key, value in tensors(checkpoint[part]).items()
+                if not key.endswith("/current_score")
+            }  # the score of the latest validation: not restored by Lightning
             for run, checkpoint in ((fits["whole"], whole), (fits["killed"], resumed))
         )
         assert expected.keys() == got.keys(), part
@@ -137,7 +153,9 @@ def test_resume_without_a_last_checkpoint_is_one_line(tmp_path: Path) -> None:
 
 
 def test_saved_config_keeps_nulls_and_refits_to_the_same_model(
-    fits: dict[str, Path], capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch,
+    fits: dict[str, Path],
+    capsys: pytest.CaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """``pretrained: null`` (random init) must not come back as the default ``openai`` on a re-fit."""
     from gad.cli import main

@@ -16,7 +16,14 @@ import pytest
 
 from gad.cli import main
 from gad.runs import (
-    CONFIG_NAME, STATUS_NAME, NoRunError, command_status, latest_run, new_output_dir, run_checkpoint, run_status,
+    CONFIG_NAME,
+    STATUS_NAME,
+    NoRunError,
+    command_status,
+    latest_run,
+    new_output_dir,
+    run_checkpoint,
+    run_status,
     write_status,
 )
 from tests.conftest import REPO
@@ -44,11 +51,14 @@ def test_threads_in_the_same_second_get_their_own_folders(tmp_path: Path) -> Non
 
 def test_two_processes_in_the_same_second_get_their_own_folders(tmp_path: Path) -> None:
     start = time.time() + 3  # both wait for the same instant after their imports
-    code = (f"import time; from pathlib import Path; from gad.runs import new_output_dir; "
-            f"time.sleep(max(0, {start} - time.time())); print(new_output_dir(Path({str(tmp_path)!r}), 'run'))")
+    code = (
+        f"import time; from pathlib import Path; from gad.runs import new_output_dir; "
+        f"time.sleep(max(0, {start} - time.time())); print(new_output_dir(Path({str(tmp_path)!r}), 'run'))"
+    )
     env = os.environ | {"PYTHONPATH": SRC}
-    processes = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
-                 for _ in range(2)]
+    processes = [
+        subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env) for _ in range(2)
+    ]
     folders = [Path(p.communicate(timeout=120)[0].strip()) for p in processes]
     assert folders[0] != folders[1] and all(f.is_dir() for f in folders)
     assert folders[0].name.split("_")[0] == folders[1].name.split("_")[0], "not the same second: test inconclusive"
@@ -56,7 +66,12 @@ def test_two_processes_in_the_same_second_get_their_own_folders(tmp_path: Path) 
 
 @pytest.mark.parametrize(
     "ending, status",
-    [(None, "finished"), (ValueError("bad"), "failed"), (KeyboardInterrupt(), "interrupted"), ("sigterm", "interrupted")],
+    [
+        (None, "finished"),
+        (ValueError("bad"), "failed"),
+        (KeyboardInterrupt(), "interrupted"),
+        ("sigterm", "interrupted"),
+    ],
 )
 def test_status_follows_how_the_command_ended(tmp_path: Path, ending, status: str) -> None:
     with pytest.raises(BaseException) if ending is not None else _nothing():
@@ -149,7 +164,9 @@ def a_file(tmp_path: Path) -> Path:
 
 
 def test_runs_folder_under_a_regular_file_is_one_line_before_training(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, a_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    a_file: Path,
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("GAD_RUNS_DIR", str(a_file / "runs"))
@@ -157,8 +174,10 @@ def test_runs_folder_under_a_regular_file_is_one_line_before_training(
     monkeypatch.setattr(sys, "argv", ["gad", *args])
     with pytest.raises(SystemExit) as info:
         main(args)
-    assert str(info.value.code) == f"gad: error: Runs folder ($GAD_RUNS_DIR) {a_file / 'runs'}: {a_file} is a file, " \
+    assert (
+        str(info.value.code) == f"gad: error: Runs folder ($GAD_RUNS_DIR) {a_file / 'runs'}: {a_file} is a file, "
         "so no folder can be created under it."
+    )
     assert not (tmp_path / "data").exists()  # nothing was generated, loaded or trained
 
 
@@ -166,12 +185,26 @@ def test_runs_folder_under_a_regular_file_is_one_line_before_training(
 def test_output_under_a_regular_file_is_refused_before_any_model_is_loaded(a_file: Path, command: str) -> None:
     """The checkpoint does not even exist: the output folder is checked first."""
     output = a_file / "out" / ("model.onnx" if command == "export" else "")
-    args = [command, "--ckpt_path", "/nowhere/x.ckpt", "--references", "/nowhere", "--images", "/nowhere/*.png",
-            "--output", str(output)]
+    args = [
+        command,
+        "--ckpt_path",
+        "/nowhere/x.ckpt",
+        "--references",
+        "/nowhere",
+        "--images",
+        "/nowhere/*.png",
+        "--output",
+        str(output),
+    ]
     if command == "export":
         args = [a for a in args if not a.startswith("--images") and a != "/nowhere/*.png"]
-    result = subprocess.run([sys.executable, "-m", "gad", *args], capture_output=True, text=True,
-                            env=os.environ | {"PYTHONPATH": SRC}, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "gad", *args],
+        capture_output=True,
+        text=True,
+        env=os.environ | {"PYTHONPATH": SRC},
+        timeout=120,
+    )
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].endswith(f"{a_file} is a file, so no folder can be created under it.")
     assert "x.ckpt" not in result.stderr
@@ -192,7 +225,9 @@ def manifest_in(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return chosen.save(folder / "run" / "references_q_k2_seed0.json")
 
 
-def test_manifest_of_a_run_works_from_another_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_manifest_of_a_run_works_from_another_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "made_here").mkdir()
     manifest = manifest_in(tmp_path / "made_here", monkeypatch)
     assert json.loads(manifest.read_text())["root"] == str(tmp_path / "made_here" / "data" / "q")
@@ -202,7 +237,8 @@ def test_manifest_of_a_run_works_from_another_working_directory(tmp_path: Path, 
 
 
 def test_old_manifest_with_a_relative_root_says_which_root_it_expected(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     (tmp_path / "made_here").mkdir()
     manifest = manifest_in(tmp_path / "made_here", monkeypatch)

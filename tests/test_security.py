@@ -116,15 +116,35 @@ def test_gad_fit_with_bad_weights_file_prints_one_line(tmp_path: Path) -> None:
     path.write_bytes(os.urandom(1024))
     marker = tmp_path / "ran"
     evil = evil_with_constants_member(tmp_path / "evil.pt", marker)
-    env = os.environ | {"PYTHONPATH": str(ROOT / "src"), "GAD_RUNS_DIR": str(tmp_path / "runs"),
-                        "WANDB_MODE": "disabled", "HF_HUB_OFFLINE": "1"}
+    env = os.environ | {
+        "PYTHONPATH": str(ROOT / "src"),
+        "GAD_RUNS_DIR": str(tmp_path / "runs"),
+        "WANDB_MODE": "disabled",
+        "HF_HUB_OFFLINE": "1",
+    }
     for weights in (path, evil):
         result = subprocess.run(
-            [sys.executable, "-m", "gad", "fit", "--config", str(ROOT / "configs" / "quickstart.yaml"),
-             "--model.init_args.backbone.pretrained", str(weights), "--data.init_args.auxiliary.init_args.root",
-             str(tmp_path / "data"), "--data.init_args.target.init_args.root", str(tmp_path / "data"),
-             "--trainer.max_epochs", "1"],
-            capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300,
+            [
+                sys.executable,
+                "-m",
+                "gad",
+                "fit",
+                "--config",
+                str(ROOT / "configs" / "quickstart.yaml"),
+                "--model.init_args.backbone.pretrained",
+                str(weights),
+                "--data.init_args.auxiliary.init_args.root",
+                str(tmp_path / "data"),
+                "--data.init_args.target.init_args.root",
+                str(tmp_path / "data"),
+                "--trainer.max_epochs",
+                "1",
+            ],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=env,
+            timeout=300,
         )
         lines = result.stderr.strip().splitlines()
         assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr[-3000:]
@@ -135,16 +155,26 @@ def test_gad_fit_with_bad_weights_file_prints_one_line(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------- converters stay in their folders
 
 from gad.data.converters import (  # noqa: E402
-    AITEXConverter, BrainMRIConverter, CIFAR10Converter, ConversionError, ELPVConverter, HeadCTConverter,
-    KolektorSDDConverter, MNISTConverter,
+    AITEXConverter,
+    BrainMRIConverter,
+    CIFAR10Converter,
+    ConversionError,
+    ELPVConverter,
+    HeadCTConverter,
+    KolektorSDDConverter,
+    MNISTConverter,
 )
 from gad.data.converters.base import Output  # noqa: E402
 from tests.fixtures import raw_datasets as raw  # noqa: E402
 
 EVERY_CONVERTER = [
-    (KolektorSDDConverter, raw.write_kolektor), (AITEXConverter, raw.write_aitex), (ELPVConverter, raw.write_elpv),
-    (BrainMRIConverter, raw.write_brainmri), (HeadCTConverter, raw.write_headct),
-    (MNISTConverter, raw.write_mnist_idx), (CIFAR10Converter, raw.write_cifar_batches),
+    (KolektorSDDConverter, raw.write_kolektor),
+    (AITEXConverter, raw.write_aitex),
+    (ELPVConverter, raw.write_elpv),
+    (BrainMRIConverter, raw.write_brainmri),
+    (HeadCTConverter, raw.write_headct),
+    (MNISTConverter, raw.write_mnist_idx),
+    (CIFAR10Converter, raw.write_cifar_batches),
 ]
 
 
@@ -155,7 +185,9 @@ def outside_snapshot(tmp_path: Path) -> dict:
 
 @pytest.mark.parametrize("traversal", [True, False], ids=["traversal", "absolute"])
 @pytest.mark.parametrize("converter, writer", EVERY_CONVERTER, ids=[c.name for c, _ in EVERY_CONVERTER])
-def test_every_converter_refuses_a_source_link_leading_outside(tmp_path: Path, converter, writer, traversal: bool) -> None:
+def test_every_converter_refuses_a_source_link_leading_outside(
+    tmp_path: Path, converter, writer, traversal: bool
+) -> None:
     """A raw download can carry a link ``x -> /etc/hostname`` or ``x -> ../../X`` next to its images: the
     conversion refuses it, naming the link, instead of copying a foreign file into the dataset."""
     src = tmp_path / "raw"
@@ -190,8 +222,13 @@ def elpv_line(src: Path, number: int, line: str) -> Path:
 
 
 @pytest.mark.parametrize(
-    "line", ["../../../../X  0.0  mono", "/etc/hostname  1.0  poly", "images/cell0003.png  1.0  ../../X",
-             "images/cell0003.png  1.0  /etc/hostname"],
+    "line",
+    [
+        "../../../../X  0.0  mono",
+        "/etc/hostname  1.0  poly",
+        "images/cell0003.png  1.0  ../../X",
+        "images/cell0003.png  1.0  /etc/hostname",
+    ],
     ids=["path-traversal", "path-absolute", "type-traversal", "type-absolute"],
 )
 def test_elpv_label_file_cannot_name_files_outside(tmp_path: Path, line: str) -> None:

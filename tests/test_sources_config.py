@@ -26,8 +26,14 @@ def test_reader_parses_from_class_path(name: str, tmp_path: Path) -> None:
     parser = ArgumentParser()
     parser.add_argument("--source", type=SampleSource)
     source_class = DATASETS[name].reader
-    config = parser.parse_object({"source": {"class_path": f"gad.data.sources.{source_class.__name__}",
-                                             "init_args": {"root": str(tmp_path), "name": f"my_{name}"}}})
+    config = parser.parse_object(
+        {
+            "source": {
+                "class_path": f"gad.data.sources.{source_class.__name__}",
+                "init_args": {"root": str(tmp_path), "name": f"my_{name}"},
+            }
+        }
+    )
     source = _instantiate(parser, config).source
     assert isinstance(source, source_class) and source.name == f"my_{name}"
 
@@ -41,14 +47,14 @@ def test_target_suite_of_several_readers_from_yaml(tmp_path: Path) -> None:
 data:
   auxiliary:
     class_path: gad.data.sources.MVTecAD
-    init_args: {{root: {tmp_path / 'mvtec'}}}
+    init_args: {{root: {tmp_path / "mvtec"}}}
   target:
     - class_path: gad.data.sources.VisA
-      init_args: {{root: {tmp_path / 'visa'}}}
+      init_args: {{root: {tmp_path / "visa"}}}
     - class_path: gad.data.sources.BTAD
-      init_args: {{root: {tmp_path / 'btad'}, categories: [wood]}}
+      init_args: {{root: {tmp_path / "btad"}, categories: [wood]}}
     - class_path: gad.data.sources.MNIST
-      init_args: {{root: {tmp_path / 'mnist'}, protocol: multi_class}}
+      init_args: {{root: {tmp_path / "mnist"}, protocol: multi_class}}
   shots: 2
 """)
     parser = ArgumentParser()

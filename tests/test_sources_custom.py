@@ -52,7 +52,10 @@ def test_meta_json(tmp_path: Path) -> None:
     samples = source.samples()
     assert source.has_masks and list(samples["category"].unique()) == ["candle"]
     assert ((samples["split"] == "train").sum(), (samples["label"] == 0).sum() - 3, (samples["label"] == 1).sum()) == (
-        expected["train"], expected["test_normal"], expected["test_anomalous"])
+        expected["train"],
+        expected["test_normal"],
+        expected["test_anomalous"],
+    )
     anomalous = samples[samples["label"] == 1]
     assert all(Path(m).stem == Path(p).stem for p, m in zip(anomalous["path"], anomalous["mask_path"]))
 

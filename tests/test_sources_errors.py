@@ -118,7 +118,10 @@ def test_sixteen_bit_rgba_palette_and_grayscale_images_become_rgb(tmp_path: Path
     wide[0, 0] = 256 * 10
     Image.fromarray(wide).save(tmp_path / "wide.png")
     assert read_rgb(tmp_path / "wide.png").shape == (4, 4, 3)
-    assert read_rgb(tmp_path / "wide.png")[0, 0].tolist() == [10, 10, 10] and read_rgb(tmp_path / "wide.png")[1, 1, 0] == 255
+    assert (
+        read_rgb(tmp_path / "wide.png")[0, 0].tolist() == [10, 10, 10]
+        and read_rgb(tmp_path / "wide.png")[1, 1, 0] == 255
+    )
     rgba = np.zeros((4, 4, 4), dtype=np.uint8)
     rgba[..., 0], rgba[..., 3] = 200, 0
     Image.fromarray(rgba, mode="RGBA").save(tmp_path / "rgba.png")
@@ -145,10 +148,20 @@ def test_mask_binarization_rule(tmp_path: Path) -> None:
 
 def test_detect_layout_knows_every_raw_download(tmp_path: Path) -> None:
     writers = {
-        "visa": raw.write_visa, "mvtec3d": raw.write_mvtec3d, "btad": raw.write_btad, "kolektorsdd": raw.write_kolektor,
-        "aitex": raw.write_aitex, "headct": raw.write_headct, "elpv": raw.write_elpv, "brainmri": raw.write_brainmri,
-        "mnist": raw.write_mnist_idx, "cifar10": raw.write_cifar_batches, "mvtec": raw.write_mvtec,
-        "class_folders": raw.write_mnist_png, "metajson": raw.write_meta_json, "folder": raw.write_folder,
+        "visa": raw.write_visa,
+        "mvtec3d": raw.write_mvtec3d,
+        "btad": raw.write_btad,
+        "kolektorsdd": raw.write_kolektor,
+        "aitex": raw.write_aitex,
+        "headct": raw.write_headct,
+        "elpv": raw.write_elpv,
+        "brainmri": raw.write_brainmri,
+        "mnist": raw.write_mnist_idx,
+        "cifar10": raw.write_cifar_batches,
+        "mvtec": raw.write_mvtec,
+        "class_folders": raw.write_mnist_png,
+        "metajson": raw.write_meta_json,
+        "folder": raw.write_folder,
     }
     for key, writer in writers.items():
         writer(tmp_path / key)

@@ -18,8 +18,11 @@ def counts(samples: pd.DataFrame) -> dict[str, tuple[int, int, int]]:
     out = {}
     for category, group in samples.groupby("category"):
         test = group[group["split"] == "test"]
-        out[category] = (int((group["split"] == "train").sum()), int((test["label"] == 0).sum()),
-                         int((test["label"] == 1).sum()))
+        out[category] = (
+            int((group["split"] == "train").sum()),
+            int((test["label"] == 0).sum()),
+            int((test["label"] == 1).sum()),
+        )
     return out
 
 
@@ -66,8 +69,10 @@ def test_mvtec3d_reads_rgb_and_gt_only(tmp_path: Path) -> None:
     check_table(samples, expected)
     assert samples["path"].map(lambda p: Path(p).parent.name == "rgb").all()
     anomalous = samples[samples["label"] == 1]
-    assert all(Path(m).parent.name == "gt" and Path(m).name == Path(p).name
-               for p, m in zip(anomalous["path"], anomalous["mask_path"]))
+    assert all(
+        Path(m).parent.name == "gt" and Path(m).name == Path(p).name
+        for p, m in zip(anomalous["path"], anomalous["mask_path"])
+    )
     with_validation = MVTec3D(str(tmp_path / "m3d"), include_validation=True).samples()
     assert set(counts(with_validation).values()) == {(expected["train"] + expected["validation"], 2, 2)}
 
@@ -79,14 +84,19 @@ def test_visa_follows_1cls_csv(tmp_path: Path) -> None:
     assert samples["path"].str.endswith(".JPG").all()
     assert set(samples.loc[samples["label"] == 1, "defect"]) == {"anomaly"}
     train = samples[samples["split"] == "train"]
-    assert sorted(Path(p).name for p in train[train["category"] == "candle"]["path"]) == ["0000.JPG", "0001.JPG", "0002.JPG"]
+    assert sorted(Path(p).name for p in train[train["category"] == "candle"]["path"]) == [
+        "0000.JPG",
+        "0001.JPG",
+        "0002.JPG",
+    ]
 
 
 def test_visa_label_masks_are_binarized_in_batches(tmp_path: Path) -> None:
     raw.write_visa(tmp_path / "visa")
     raw.write_mvtec(tmp_path / "mvtec")
-    datamodule = FewShotDataModule(MVTecAD(str(tmp_path / "mvtec")), VisA(str(tmp_path / "visa")), batch_size=4,
-                                   eval_batch_size=16)
+    datamodule = FewShotDataModule(
+        MVTecAD(str(tmp_path / "mvtec")), VisA(str(tmp_path / "visa")), batch_size=4, eval_batch_size=16
+    )
     datamodule.preprocessing = Preprocessing(16)
     (loader,) = datamodule.test_dataloader()
     batch = next(iter(loader))
@@ -119,7 +129,9 @@ def test_brats_masks_replace_flair_with_seg(tmp_path: Path) -> None:
     samples = BraTS(str(tmp_path / "brats")).samples()
     check_table(samples, expected)
     anomalous = samples[samples["label"] == 1]
-    assert all(Path(m).name == Path(p).name.replace("flair", "seg") for p, m in zip(anomalous["path"], anomalous["mask_path"]))
+    assert all(
+        Path(m).name == Path(p).name.replace("flair", "seg") for p, m in zip(anomalous["path"], anomalous["mask_path"])
+    )
 
 
 def test_default_names_are_distinct_for_target_suites() -> None:

@@ -31,8 +31,13 @@ def normal_only(quickstart_root: Path, tmp_path_factory: pytest.TempPathFactory)
 def datamodule(auxiliary: Path, target: Path, seed: int = 0, **kwargs) -> FewShotDataModule:
     kwargs.setdefault("train_pipeline", DictASTrainingPipeline())
     data = FewShotDataModule(
-        MVTecLayout(str(auxiliary)), QuickstartData(str(target), ["coins"]), seed=seed, batch_size=4,
-        eval_batch_size=64, shots=2, **kwargs,
+        MVTecLayout(str(auxiliary)),
+        QuickstartData(str(target), ["coins"]),
+        seed=seed,
+        batch_size=4,
+        eval_batch_size=64,
+        shots=2,
+        **kwargs,
     )
     data.preprocessing = Preprocessing(32)
     return data
@@ -68,8 +73,10 @@ def test_proxy_items_are_fixed_for_a_seed_and_change_with_it(normal_only: Path, 
     assert labels.tolist().count(1) == 4 and torch.equal(masks.amax(1) > 0, labels.bool())  # 2 of 4 per category
     other = validation_items(datamodule(normal_only, quickstart_root, seed=4))
     assert other["path"] != first["path"] or not torch.equal(other["image"], first["image"])
-    assert datamodule(normal_only, quickstart_root, seed=4).reference_set("validate").references != \
-        data.reference_set("validate").references
+    assert (
+        datamodule(normal_only, quickstart_root, seed=4).reference_set("validate").references
+        != data.reference_set("validate").references
+    )
 
 
 def test_proxy_anomalies_come_from_the_pipeline_synthesis(normal_only: Path, quickstart_root: Path) -> None:

@@ -33,12 +33,24 @@ def _metrics(labels: list[int], masks: torch.Tensor | None = None) -> AnomalyMet
     count = len(labels)
     maps = torch.linspace(0, 1, count * 16).reshape(count, 4, 4)
     masks = torch.zeros(count, 4, 4) if masks is None else masks
-    metric.update(torch.zeros(count), torch.arange(count, dtype=torch.float), torch.tensor(labels), maps, masks,
-                  torch.arange(count))
+    metric.update(
+        torch.zeros(count),
+        torch.arange(count, dtype=torch.float),
+        torch.tensor(labels),
+        maps,
+        masks,
+        torch.arange(count),
+    )
     good_mask = torch.zeros(2, 4, 4)
     good_mask[1, :2, :2] = 1
-    metric.update(torch.ones(2), torch.tensor([0.1, 0.9]), torch.tensor([0, 1]), torch.rand(2, 4, 4), good_mask,
-                  torch.arange(count, count + 2))
+    metric.update(
+        torch.ones(2),
+        torch.tensor([0.1, 0.9]),
+        torch.tensor([0, 1]),
+        torch.rand(2, 4, 4),
+        good_mask,
+        torch.arange(count, count + 2),
+    )
     return metric
 
 
@@ -109,15 +121,20 @@ def _gad_test(monkeypatch: pytest.MonkeyPatch, checkpoint: Path, *args: str) -> 
 
 @pytest.mark.slow
 def test_gad_test_fails_on_undefined_metrics_unless_allowed(
-    in_tmp: Path, dictas_checkpoint: Path, quickstart_root: Path, monkeypatch: pytest.MonkeyPatch,
+    in_tmp: Path,
+    dictas_checkpoint: Path,
+    quickstart_root: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture,
 ) -> None:
     config = _normals_only_target(in_tmp, quickstart_root)
     with pytest.raises(SystemExit) as exit_info:
         _gad_test(monkeypatch, dictas_checkpoint, "--config", str(config))
     line = str(exit_info.value.code)
-    assert line.startswith("gad: error: normals/gravel: image_auroc, image_ap, image_f1_max undefined: no anomalous "
-                           "test image (6 normal) (and 1 more, listed above and in results.json).")
+    assert line.startswith(
+        "gad: error: normals/gravel: image_auroc, image_ap, image_f1_max undefined: no anomalous "
+        "test image (6 normal) (and 1 more, listed above and in results.json)."
+    )
     assert "--allow_undefined_metrics true" in line
     assert "normals/gravel: pixel_auroc, pixel_ap" in capsys.readouterr().out
 
@@ -133,10 +150,12 @@ def test_benchmark_json_is_strict(tmp_path: Path) -> None:
 
     from gad.cli.benchmark_command import write_sweep
 
-    records = pd.DataFrame([
-        {"dataset": "d", "category": "a", "shots": 1, "seed": 0, "metric": "image_auroc", "value": math.nan},
-        {"dataset": "d", "category": "mean", "shots": 1, "seed": 0, "metric": "image_auroc", "value": 0.75},
-    ])
+    records = pd.DataFrame(
+        [
+            {"dataset": "d", "category": "a", "shots": 1, "seed": 0, "metric": "image_auroc", "value": math.nan},
+            {"dataset": "d", "category": "mean", "shots": 1, "seed": 0, "metric": "image_auroc", "value": 0.75},
+        ]
+    )
     write_sweep(records, tmp_path, {"shots": [1], "seeds": [0]})
     saved = strict_load((tmp_path / "benchmark.json").read_text())
     assert [row["value"] for row in saved["results"]] == [None, 0.75]

@@ -21,13 +21,19 @@ QUICKSTART = str(REPO / "configs" / "quickstart.yaml")
 
 
 # ----- NaN and inf ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("image", [
-    np.full((8, 8, 3), np.nan, dtype=np.float32),
-    np.where(np.arange(8 * 8 * 3).reshape(8, 8, 3) == 5, np.nan, 0.5).astype(np.float32),
-    torch.full((3, 8, 8), float("nan")),
-    torch.full((3, 8, 8), 0.5).index_put_((torch.tensor(0), torch.tensor(1), torch.tensor(2)), torch.tensor(math.inf)),
-    np.full((8, 8), -np.inf, dtype=np.float64),
-], ids=["all_nan_array", "one_nan_array", "nan_tensor", "inf_tensor", "minus_inf_gray"])
+@pytest.mark.parametrize(
+    "image",
+    [
+        np.full((8, 8, 3), np.nan, dtype=np.float32),
+        np.where(np.arange(8 * 8 * 3).reshape(8, 8, 3) == 5, np.nan, 0.5).astype(np.float32),
+        torch.full((3, 8, 8), float("nan")),
+        torch.full((3, 8, 8), 0.5).index_put_(
+            (torch.tensor(0), torch.tensor(1), torch.tensor(2)), torch.tensor(math.inf)
+        ),
+        np.full((8, 8), -np.inf, dtype=np.float64),
+    ],
+    ids=["all_nan_array", "one_nan_array", "nan_tensor", "inf_tensor", "minus_inf_gray"],
+)
 def test_nan_and_inf_images_are_refused(image: np.ndarray | torch.Tensor) -> None:
     with pytest.raises(ImageInputError, match=r"images\[0\]: \d+ of \d+ values are NaN or infinite"):
         load_images([image], "images")
@@ -50,7 +56,9 @@ def test_detector_refuses_an_all_nan_image(dictas_checkpoint: Path, quickstart_r
 
 # ----- threshold and --fpr ----------------------------------------------------------------------------------
 def test_too_few_calibration_normals_warn() -> None:
-    with pytest.warns(UserWarning, match=r"6 held-out normal images are too few for a false-positive rate of 0.1.*1 in 7"):
+    with pytest.warns(
+        UserWarning, match=r"6 held-out normal images are too few for a false-positive rate of 0.1.*1 in 7"
+    ):
         chosen = threshold_at_fpr([0.1, 0.2, 0.3, 0.4, 0.5, 0.6], 0.1)
     assert chosen.value == 0.6
 
@@ -67,8 +75,9 @@ def test_threshold_at_fpr_refuses_rates_outside_the_unit_interval(fpr: float) ->
 
 
 @pytest.mark.slow
-def test_detector_checks_fpr_before_scoring(dictas_checkpoint: Path, quickstart_root: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_detector_checks_fpr_before_scoring(
+    dictas_checkpoint: Path, quickstart_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from gad.inference import Detector
 
     detector = Detector.from_checkpoint(dictas_checkpoint, device="cpu")
@@ -81,12 +90,26 @@ def _predict_args(quickstart_root: Path, tmp_path: Path, *extra: str) -> list[st
     """``gad predict`` with a checkpoint that does not exist: an error about anything else proves that the
     arguments were refused before the model was loaded."""
     good = str(quickstart_root / "gravel" / "train" / "good")
-    return ["predict", "--ckpt_path", str(tmp_path / "never_loaded.ckpt"), "--references", good, "--images", good,
-            "--progress", "false", *extra]
+    return [
+        "predict",
+        "--ckpt_path",
+        str(tmp_path / "never_loaded.ckpt"),
+        "--references",
+        good,
+        "--images",
+        good,
+        "--progress",
+        "false",
+        *extra,
+    ]
 
 
-def test_fpr_without_calibration_is_refused(quickstart_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    line = gad_error(monkeypatch, *_predict_args(quickstart_root, tmp_path, "--fpr", "0.05", "--output", str(tmp_path / "o")))
+def test_fpr_without_calibration_is_refused(
+    quickstart_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    line = gad_error(
+        monkeypatch, *_predict_args(quickstart_root, tmp_path, "--fpr", "0.05", "--output", str(tmp_path / "o"))
+    )
     assert line.startswith("gad predict: error: --fpr is the share of the --calibration images")
 
 
@@ -115,9 +138,13 @@ def test_predict_output_under_a_file_is_refused_before_loading(
     quickstart_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "a_file").write_text("x")
-    line = gad_error(monkeypatch, *_predict_args(quickstart_root, tmp_path, "--output", str(tmp_path / "a_file" / "out")))
-    assert line == (f"gad predict: error: --output {tmp_path / 'a_file' / 'out'}: {tmp_path / 'a_file'} is a file, "
-                    "so no folder can be created under it.")
+    line = gad_error(
+        monkeypatch, *_predict_args(quickstart_root, tmp_path, "--output", str(tmp_path / "a_file" / "out"))
+    )
+    assert line == (
+        f"gad predict: error: --output {tmp_path / 'a_file' / 'out'}: {tmp_path / 'a_file'} is a file, "
+        "so no folder can be created under it."
+    )
 
 
 def test_export_output_under_a_file_is_refused_before_loading(
@@ -125,12 +152,22 @@ def test_export_output_under_a_file_is_refused_before_loading(
 ) -> None:
     (tmp_path / "a_file").write_text("x")
     good = str(quickstart_root / "gravel" / "train" / "good")
-    line = gad_error(monkeypatch, "export", "--ckpt_path", str(tmp_path / "never_loaded.ckpt"), "--references", good,
-                   "--output", str(tmp_path / "a_file" / "model.onnx"))
+    line = gad_error(
+        monkeypatch,
+        "export",
+        "--ckpt_path",
+        str(tmp_path / "never_loaded.ckpt"),
+        "--references",
+        good,
+        "--output",
+        str(tmp_path / "a_file" / "model.onnx"),
+    )
     assert line.startswith("gad export: error: --output") and "is a file, so no folder can be created" in line
 
 
-def test_benchmark_folder_that_is_a_file_is_refused_before_testing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_benchmark_folder_that_is_a_file_is_refused_before_testing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     run = tmp_path / "run"
     run.mkdir()
     (run / "benchmark").write_text("x")
@@ -150,7 +187,9 @@ def test_writable_outputs_pass_and_create_nothing(tmp_path: Path) -> None:
 
 # ----- fit settings -----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("shots", ["0", "-2"])
-def test_fit_with_no_shots_is_refused_before_training(in_tmp: Path, monkeypatch: pytest.MonkeyPatch, shots: str) -> None:
+def test_fit_with_no_shots_is_refused_before_training(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch, shots: str
+) -> None:
     line = gad_error(monkeypatch, "fit", "--config", QUICKSTART, "--shots", shots, "--trainer.logger", "false")
     assert line == f"gad: error: data.shots (--shots) must be at least 1 normal reference per category, got {shots}"
     assert not list(in_tmp.glob("runs/*/checkpoints/*.ckpt")) and not list(in_tmp.glob("runs/*/config.yaml"))
@@ -159,13 +198,16 @@ def test_fit_with_no_shots_is_refused_before_training(in_tmp: Path, monkeypatch:
 def test_benchmark_refuses_zero_shots(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("gad.cli.benchmark_command.run_lightning", lambda args: pytest.fail("a test was run"))
     assert "--shots: every number of references must be at least 1" in gad_error(
-        monkeypatch, "benchmark", "--run", "somewhere", "--shots", "2", "0", "--seeds", "0")
+        monkeypatch, "benchmark", "--run", "somewhere", "--shots", "2", "0", "--seeds", "0"
+    )
 
 
 def test_gpu_accelerator_without_a_gpu_is_one_line(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
-    line = gad_error(monkeypatch, "fit", "--config", QUICKSTART, "--trainer.accelerator", "gpu", "--trainer.logger", "false")
+    line = gad_error(
+        monkeypatch, "fit", "--config", QUICKSTART, "--trainer.accelerator", "gpu", "--trainer.logger", "false"
+    )
     assert line.startswith("gad: error: --trainer.accelerator gpu: no GPU is visible here")
     assert "--trainer.accelerator cpu" in line
 
@@ -191,7 +233,10 @@ def test_config_that_is_not_a_mapping_or_missing(tmp_path: Path, monkeypatch: py
     listed = tmp_path / "list.yaml"
     listed.write_text("- a\n- b\n")
     assert "expected a mapping of settings" in gad_error(monkeypatch, "fit", "-c", str(listed))
-    assert gad_error(monkeypatch, "fit", "-c", str(tmp_path / "none.yaml")) == f"gad: error: --config {tmp_path / 'none.yaml'}: no such file."
+    assert (
+        gad_error(monkeypatch, "fit", "-c", str(tmp_path / "none.yaml"))
+        == f"gad: error: --config {tmp_path / 'none.yaml'}: no such file."
+    )
 
 
 def test_benchmark_checks_target_configs_before_testing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -199,8 +244,19 @@ def test_benchmark_checks_target_configs_before_testing(tmp_path: Path, monkeypa
     bad = tmp_path / "target.yaml"
     bad.write_text("data: [1\n")
     monkeypatch.setattr("gad.cli.benchmark_command.run_lightning", lambda args: pytest.fail("a test was run"))
-    line = gad_error(monkeypatch, "benchmark", "--run", str(tmp_path / "run"), "--shots", "1", "--seeds", "0",
-                   "--targets", str(QUICKSTART), str(bad))
+    line = gad_error(
+        monkeypatch,
+        "benchmark",
+        "--run",
+        str(tmp_path / "run"),
+        "--shots",
+        "1",
+        "--seeds",
+        "0",
+        "--targets",
+        str(QUICKSTART),
+        str(bad),
+    )
     assert line.startswith(f"gad benchmark: error: --config {bad}: invalid YAML at line 2, column 1")
 
 

@@ -46,7 +46,9 @@ class OnnxModel:
         try:
             self.metadata = json.loads(metadata_path.read_text())
             spec = self.metadata["input"]["preprocessing"]
-            self.preprocessing = Preprocessing.from_dict({k: spec[k] for k in ("image_size", "resize", "interpolation")})
+            self.preprocessing = Preprocessing.from_dict(
+                {k: spec[k] for k in ("image_size", "resize", "interpolation")}
+            )
             self.input_name = self.metadata["input"]["name"]
         except (ValueError, KeyError, TypeError) as err:
             raise GadError(
@@ -65,7 +67,7 @@ class OnnxModel:
         """Score image files (or (H, W, 3) uint8 RGB arrays), ``batch_size`` at a time."""
         scores, maps = [], []
         for start in range(0, len(images), self.batch_size):
-            chunk = images[start:start + self.batch_size]
+            chunk = images[start : start + self.batch_size]
             batch = np.stack([self.preprocessing(read_rgb(i) if isinstance(i, (str, Path)) else i)[0] for i in chunk])
             score, anomaly_map = self.session.run(["score", "anomaly_map"], {self.input_name: batch})
             scores.append(score)

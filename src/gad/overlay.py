@@ -22,8 +22,11 @@ def to_hwc_uint8(image: Tensor | np.ndarray) -> np.ndarray:
 
 
 def heatmap_overlay(
-    image: Tensor | np.ndarray, anomaly_map: Tensor | np.ndarray, vmin: float | None = None,
-    vmax: float | None = None, alpha: float = 0.5,
+    image: Tensor | np.ndarray,
+    anomaly_map: Tensor | np.ndarray,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    alpha: float = 0.5,
 ) -> np.ndarray:
     """The image with its anomaly map blended on top as a JET colour map, (H, W, 3) uint8 RGB.
 
@@ -31,7 +34,11 @@ def heatmap_overlay(
     range for a whole set of images (e.g. the set's score range) so that colours compare across images.
     """
     rgb = to_hwc_uint8(image)
-    heat = anomaly_map.detach().float().cpu().numpy() if isinstance(anomaly_map, Tensor) else np.asarray(anomaly_map, float)
+    heat = (
+        anomaly_map.detach().float().cpu().numpy()
+        if isinstance(anomaly_map, Tensor)
+        else np.asarray(anomaly_map, float)
+    )
     heat = heat.reshape(heat.shape[-2:])
     low = float(heat.min()) if vmin is None else vmin
     high = float(heat.max()) if vmax is None else vmax

@@ -14,8 +14,14 @@ from gad.metrics.anomaly_metrics import MEAN, nanmean
 
 # Column headings of the markdown tables, as the papers write them (json and csv keep the metric keys).
 LABELS = {
-    "image_auroc": "I-AUROC", "image_ap": "I-AP", "image_f1_max": "I-F1max", "pixel_auroc": "P-AUROC",
-    "pixel_ap": "P-AP", "pixel_f1_max": "P-F1max", "pixel_aupro": "AUPRO", "pixel_aupro_cflow200": "AUPRO-cflow200",
+    "image_auroc": "I-AUROC",
+    "image_ap": "I-AP",
+    "image_f1_max": "I-F1max",
+    "pixel_auroc": "P-AUROC",
+    "pixel_ap": "P-AP",
+    "pixel_f1_max": "P-F1max",
+    "pixel_aupro": "AUPRO",
+    "pixel_aupro_cflow200": "AUPRO-cflow200",
 }
 
 
@@ -58,7 +64,9 @@ def _finite_or_none(value: Any) -> Any:
 
 
 def write_results(
-    by_dataset: dict[str, dict[str, dict[str, float]]], folder: str | Path, context: dict,
+    by_dataset: dict[str, dict[str, dict[str, float]]],
+    folder: str | Path,
+    context: dict,
     undefined: dict[str, dict[str, dict[str, str]]] | None = None,
 ) -> list[Path]:
     """``results.json`` (strict JSON with the run context; undefined values are ``null`` and ``undefined`` says
@@ -80,7 +88,9 @@ def write_results(
 
 
 def results_markdown(by_dataset: dict[str, dict[str, dict[str, float]]], title: str = "") -> str:
-    tables = [markdown_table(table, f"{title} · {dataset}" if title else dataset) for dataset, table in by_dataset.items()]
+    tables = [
+        markdown_table(table, f"{title} · {dataset}" if title else dataset) for dataset, table in by_dataset.items()
+    ]
     if len(by_dataset) > 1:
         means = {dataset: table[MEAN] for dataset, table in by_dataset.items() if MEAN in table}
         means[MEAN] = {n: nanmean([row.get(n, math.nan) for row in means.values()]) for n in metric_names(means)}
@@ -123,6 +133,11 @@ def sweep_markdown(records: pd.DataFrame, per_category: bool = True) -> str:
         if not per_category:
             continue
         detail = rows.assign(row=rows["dataset"] + " / " + rows["category"])
-        tables.append(_grid(f"{label} per category", "dataset / category",
-                            detail.groupby(["row", "shots"], sort=False)["value"].apply(_mean_std).unstack("shots")))
+        tables.append(
+            _grid(
+                f"{label} per category",
+                "dataset / category",
+                detail.groupby(["row", "shots"], sort=False)["value"].apply(_mean_std).unstack("shots"),
+            )
+        )
     return "\n".join(tables)

@@ -199,7 +199,9 @@ def resumable_run(run: Path | None, checkpoint: Path | None, root: Path | None =
 
 
 def _runs_newest_first(root: Path) -> Iterator[Path]:
-    configs = sorted(root.glob(f"*/{CONFIG_NAME}"), key=lambda p: p.stat().st_mtime, reverse=True) if root.is_dir() else []
+    configs = (
+        sorted(root.glob(f"*/{CONFIG_NAME}"), key=lambda p: p.stat().st_mtime, reverse=True) if root.is_dir() else []
+    )
     return (config.parent for config in configs)
 
 

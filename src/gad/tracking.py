@@ -85,8 +85,12 @@ def log_config(trainer: Trainer, config: dict, identity: RunIdentity | None) -> 
 
 
 def log_evaluation(
-    trainer: Trainer, stage: str, by_dataset: dict[str, dict[str, dict[str, float]]], overlays: dict[str, list],
-    files: list[Path], root: Path,
+    trainer: Trainer,
+    stage: str,
+    by_dataset: dict[str, dict[str, dict[str, float]]],
+    overlays: dict[str, list],
+    files: list[Path],
+    root: Path,
 ) -> list:
     """Per-dataset ``wandb.Table`` of the per-category results, overlay images, and the result and manifest files
     as one artifact per wandb run (returned; files named by their path under ``root``)."""

@@ -66,7 +66,11 @@ class ExtremeImages:
             for kind, kept in kinds.items():
                 if kept:
                     result[f"{dataset}/{kind}"] = [
-                        Overlay(f"{k.category} {k.score:.3f} {k.path}", k.path, heatmap_overlay(k.image, k.anomaly_map, low, high))
+                        Overlay(
+                            f"{k.category} {k.score:.3f} {k.path}",
+                            k.path,
+                            heatmap_overlay(k.image, k.anomaly_map, low, high),
+                        )
                         for k in kept
                     ]
         return result

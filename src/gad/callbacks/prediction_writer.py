@@ -21,11 +21,19 @@ class PredictionWriter(BasePredictionWriter):
         self._rows = []
 
     def write_on_batch_end(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, prediction: dict[str, Any],
-        batch_indices: Any, batch: Any, batch_idx: int, dataloader_idx: int,
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        prediction: dict[str, Any],
+        batch_indices: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int,
     ) -> None:
         scores = prediction["score"].tolist()
-        self._rows += [(prediction["dataset"], c, p, s) for c, p, s in zip(prediction["category"], prediction["path"], scores)]
+        self._rows += [
+            (prediction["dataset"], c, p, s) for c, p, s in zip(prediction["category"], prediction["path"], scores)
+        ]
 
     def on_predict_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         name = "predictions.csv" if trainer.world_size == 1 else f"predictions_rank{trainer.global_rank}.csv"

@@ -40,13 +40,23 @@ class ResultsWriter(pl.Callback):
         return self.extremes.count > 0 and (self.save_overlays or bool(wandb_loggers(trainer)))
 
     def on_test_batch_end(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int,
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
         dataloader_idx: int = 0,
     ) -> None:
         self._keep(trainer, pl_module, outputs, batch, dataloader_idx)
 
     def on_validation_batch_end(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int,
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
         dataloader_idx: int = 0,
     ) -> None:
         if trainer.state.fn == "validate":
@@ -54,8 +64,11 @@ class ResultsWriter(pl.Callback):
 
     def _keep(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Batch, index: int) -> None:
         if (
-            trainer.is_global_zero and isinstance(outputs, AnomalyPrediction) and outputs.anomaly_map is not None
-            and isinstance(pl_module, FewShotAnomalyModule) and self._wants_overlays(trainer)
+            trainer.is_global_zero
+            and isinstance(outputs, AnomalyPrediction)
+            and outputs.anomaly_map is not None
+            and isinstance(pl_module, FewShotAnomalyModule)
+            and self._wants_overlays(trainer)
         ):
             self.extremes.update(pl_module.dataset_names[index], batch, outputs.score, outputs.anomaly_map)
 

@@ -14,7 +14,10 @@ from gad.cli.predict_command import is_folder_mode, predict_main
 from gad.errors import GadError
 
 EXTRA_COMMANDS = {
-    "data": data_main, "benchmark": benchmark_main, "export": export_main, "import-official": import_main,
+    "data": data_main,
+    "benchmark": benchmark_main,
+    "export": export_main,
+    "import-official": import_main,
 }
 
 

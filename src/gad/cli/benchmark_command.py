@@ -36,7 +36,10 @@ def _parser() -> ArgumentParser:
     parser.add_argument("--shots", type=int, nargs="+", default=[1, 2, 4, 8], help="numbers of normal references")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="reference draws (data.seed)")
     parser.add_argument(
-        "--targets", type=str, nargs="+", default=[],
+        "--targets",
+        type=str,
+        nargs="+",
+        default=[],
         help="test configs (YAML setting data.init_args.target, given a distinct name) to run in turn, each after "
         "the run's config and the arguments after --; default the run's targets",
     )
@@ -80,7 +83,14 @@ def run_sweep(run: str | None, shots: list[int], seeds: list[int], targets: list
                 for dataset, table in cli.model.results_by_dataset.items():
                     for category, row in table.items():
                         records += [
-                            {"dataset": dataset, "category": category, "shots": k, "seed": seed, "metric": m, "value": v}
+                            {
+                                "dataset": dataset,
+                                "category": category,
+                                "shots": k,
+                                "seed": seed,
+                                "metric": m,
+                                "value": v,
+                            }
                             for m, v in row.items()
                         ]
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")

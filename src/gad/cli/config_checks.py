@@ -57,7 +57,9 @@ def check_accelerator(accelerator: object, devices: object) -> None:
         return  # Lightning's "gpu" is Apple's MPS there
     visible = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if visible == 0:
-        why = "this PyTorch is built without CUDA" if torch.version.cuda is None else "torch.cuda.is_available() is False"
+        why = (
+            "this PyTorch is built without CUDA" if torch.version.cuda is None else "torch.cuda.is_available() is False"
+        )
         raise ConfigError(
             f"--trainer.accelerator {accelerator}: no GPU is visible here ({why}); use --trainer.accelerator cpu "
             "(or -c configs/trainer/cpu.yaml), or auto to take a GPU only when there is one."

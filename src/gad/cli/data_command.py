@@ -1,9 +1,9 @@
 """``gad data ...``: commands that create, convert, list or check datasets.
 
-    gad data quickstart [--root data/quickstart]           generate the quickstart dataset
-    gad data list                                          the datasets gad reads, their readers and converters
-    gad data prepare NAME --src RAW --dst ROOT             convert a raw download (KolektorSDD, AITEX, ELPV, ...)
-    gad data check NAME --root ROOT [--option KEY=VALUE]   counts per category and split, or the problems
+gad data quickstart [--root data/quickstart]           generate the quickstart dataset
+gad data list                                          the datasets gad reads, their readers and converters
+gad data prepare NAME --src RAW --dst ROOT             convert a raw download (KolektorSDD, AITEX, ELPV, ...)
+gad data check NAME --root ROOT [--option KEY=VALUE]   counts per category and split, or the problems
 """
 
 from __future__ import annotations
@@ -86,8 +86,10 @@ def _prepare(args) -> None:
     converter = spec.converter(seed=args.seed, test_fraction=args.test_fraction, progress=args.progress)
     result = converter.prepare(args.src, args.dst)
     print(f"gad data prepare: {result.summary()}")
-    print(f"Read it with {spec.reader_path}(root={result.root}); "
-          f"check it: gad data check {args.name} --root {result.root}")
+    print(
+        f"Read it with {spec.reader_path}(root={result.root}); "
+        f"check it: gad data check {args.name} --root {result.root}"
+    )
 
 
 def _parse_options(options: list[str]) -> dict:
@@ -110,16 +112,22 @@ def _check(args) -> None:
     print(f"gad data check {args.name}: {source.root} ({type(source).__name__}, masks: {source.has_masks})")
     print(report.table())
     if report.missing_test:
-        print(f"No test split in {', '.join(report.missing_test)} ({next(iter(report.missing_test.values()))}): "
-              "normal images only, usable as an auxiliary (training) set, not as a validation or target set.")
+        print(
+            f"No test split in {', '.join(report.missing_test)} ({next(iter(report.missing_test.values()))}): "
+            "normal images only, usable as an auxiliary (training) set, not as a validation or target set."
+        )
     if report.resized_masks:
-        print(f"{report.resized_masks} masks differ in size from their images (same aspect ratio): they are resized "
-              "with nearest neighbour when read.")
+        print(
+            f"{report.resized_masks} masks differ in size from their images (same aspect ratio): they are resized "
+            "with nearest neighbour when read."
+        )
     if report.soft_masks:
         shares = sorted(report.soft_masks.items(), key=lambda item: -item[1])
-        print(f"{len(shares)} masks are not binary (anti-aliased or blurred): between "
-              f"{shares[-1][1]:.1%} and {shares[0][1]:.1%} of their non-zero pixels lie between 0 and full scale. "
-              "They are binarised at half of full scale (>= 128 for 8 bits); the most affected:")
+        print(
+            f"{len(shares)} masks are not binary (anti-aliased or blurred): between "
+            f"{shares[-1][1]:.1%} and {shares[0][1]:.1%} of their non-zero pixels lie between 0 and full scale. "
+            "They are binarised at half of full scale (>= 128 for 8 bits); the most affected:"
+        )
         for path, share in shares[:5]:
             print(f"  {path}: {share:.1%} intermediate values")
     if report.problems:

@@ -25,21 +25,31 @@ def add_detector_arguments(parser: ArgumentParser) -> None:
     parser.add_argument("--ckpt_path", type=str | None, default=None, help="a checkpoint written by gad fit")
     parser.add_argument("--run", type=str | None, default=None, help="a run folder (its best checkpoint)")
     parser.add_argument(
-        "--references", nargs="+", required=True,
+        "--references",
+        nargs="+",
+        required=True,
         help="normal reference images: files, folders, globs, one references manifest (.json) of a run, or an "
         "InCTRL prompt file (<category>.pt) or folder of them",
     )
     parser.add_argument(
-        "--category", type=str | None, default=None,
+        "--category",
+        type=str | None,
+        default=None,
         help=f"the product's name for the text prompts (default: the manifest's category, else {DEFAULT_CATEGORY!r})",
     )
-    parser.add_argument("--threshold", type=float | None, default=None, help="decision threshold: score > it is anomalous")
     parser.add_argument(
-        "--calibration", nargs="+", default=None,
+        "--threshold", type=float | None, default=None, help="decision threshold: score > it is anomalous"
+    )
+    parser.add_argument(
+        "--calibration",
+        nargs="+",
+        default=None,
         help="held-out normal images (not the references) to choose the threshold from, at --fpr",
     )
     parser.add_argument(
-        "--fpr", type=float | None, default=None,
+        "--fpr",
+        type=float | None,
+        default=None,
         help=f"share of the --calibration normals flagged by the chosen threshold (default {DEFAULT_FPR})",
     )
     parser.add_argument("--allow_mixed_sizes", type=bool, default=False, help="accept images of different sizes")
@@ -95,15 +105,21 @@ def check_detector_arguments(args: Namespace, command: str) -> DetectorRequest:
 def load_detector(args: Namespace, request: DetectorRequest, command: str) -> Detector:
     """The detector of checked arguments, its references set and its threshold chosen."""
     detector = Detector.from_checkpoint(
-        request.checkpoint, device=args.device, batch_size=args.batch_size, allow_mixed_sizes=args.allow_mixed_sizes,
+        request.checkpoint,
+        device=args.device,
+        batch_size=args.batch_size,
+        allow_mixed_sizes=args.allow_mixed_sizes,
     )
     detector.set_references(request.references, request.category)
     if args.threshold is not None:
         detector.set_threshold(args.threshold)
     elif request.calibration:
         chosen = detector.calibrate(request.calibration, request.fpr, progress=args.progress)
-        print(f"gad {command}: threshold {chosen.value:.6g} flags at most {request.fpr:.3g} of {chosen.normals} "
-              "held-out normal images", file=sys.stderr)
+        print(
+            f"gad {command}: threshold {chosen.value:.6g} flags at most {request.fpr:.3g} of {chosen.normals} "
+            "held-out normal images",
+            file=sys.stderr,
+        )
     return detector
 
 

@@ -1,6 +1,6 @@
 """``gad export``: an ONNX model of one product, its references baked in, with a metadata JSON beside it.
 
-    gad export --ckpt_path CKPT --references good/ --category bottle --output bottle.onnx [--calibration held_out/]
+gad export --ckpt_path CKPT --references good/ --category bottle --output bottle.onnx [--calibration held_out/]
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ def export_main(argv: list[str]) -> None:
         check_writable(args.output, "--output", "file")
         request = check_detector_arguments(args, "export")
         detector = load_detector(args, request, "export")
-        result = export_onnx(detector, args.output, args.verify, args.external_data, {"checkpoint": str(request.checkpoint)})
+        result = export_onnx(
+            detector, args.output, args.verify, args.external_data, {"checkpoint": str(request.checkpoint)}
+        )
     verified = result.metadata.get("verification")
     check = f"; onnxruntime matches torch within {verified['max_abs_difference']}" if verified else ""
     print(f"gad export: {result.onnx_path} and {result.metadata_path.name} written{check}")

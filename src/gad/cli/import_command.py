@@ -27,7 +27,9 @@ def _parser() -> ArgumentParser:
     dictas.add_argument("--clip", required=True, help=f"the CLIP file they were trained on (OpenAI {PAPER_CLIP})")
     dictas.add_argument("--clip_config", type=str | None, default=None, help=CLIP_CONFIG_HELP)
     dictas.add_argument(
-        "--protocol", choices=list(PROTOCOLS), default=None,
+        "--protocol",
+        choices=list(PROTOCOLS),
+        default=None,
         help="official test rules (layers, scales, sigma, alpha) of this dataset, applied to every dataset tested",
     )
     dictas.add_argument("--image_size", type=int | None, default=None, help="CLIP input size (default: the CLIP's)")

@@ -17,8 +17,15 @@ from lightning.pytorch.utilities import rank_zero_info
 from gad.callbacks import PredictionWriter, ResultsWriter
 from gad.cli.config_checks import check_accelerator, check_config_files, config_files
 from gad.runs import (
-    CONFIG_NAME, command_status, latest_run, new_output_dir, reopen_run, resumable_run, run_checkpoint,
-    run_of_checkpoint, runs_root,
+    CONFIG_NAME,
+    command_status,
+    latest_run,
+    new_output_dir,
+    reopen_run,
+    resumable_run,
+    run_checkpoint,
+    run_of_checkpoint,
+    runs_root,
 )
 from gad.cli.target_sets import replace_targets
 from gad.data.datamodule import FewShotDataModule
@@ -60,7 +67,9 @@ class SaveRunConfig(SaveConfigCallback):
         if not (stage == "fit" and self.config.get("ckpt_path") and (folder / CONFIG_NAME).is_file()):
             # nulls are kept (`pretrained: null` must stay random init on a re-fit); a resumed run keeps its config
             self.parser.save(self.config, folder / CONFIG_NAME, overwrite=True, multifile=False, skip_none=False)
-        log_config(trainer, self.config.clone().as_dict(), run_identity(str(getattr(stage, "value", stage)), self.config))
+        log_config(
+            trainer, self.config.clone().as_dict(), run_identity(str(getattr(stage, "value", stage)), self.config)
+        )
 
 
 class GadCLI(LightningCLI):
@@ -88,17 +97,23 @@ class GadCLI(LightningCLI):
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_argument(
-            "--shots", type=int | None, default=None,
+            "--shots",
+            type=int | None,
+            default=None,
             help="Number of normal reference images per category (sets data.init_args.shots).",
         )
         parser.add_argument(
-            "--run", type=str | None, default=None,
+            "--run",
+            type=str | None,
+            default=None,
             help="A finished run folder to evaluate: its config.yaml and best checkpoint (default for "
             "validate/test/predict without --config: the most recent finished run); with fit --resume, the run "
             "to continue.",
         )
         parser.add_argument(
-            "--allow_undefined_metrics", type=bool, default=False,
+            "--allow_undefined_metrics",
+            type=bool,
+            default=False,
             help="validate/test: exit 0 even when a metric is undefined for some category (a test set with only "
             "normal or only anomalous images, or empty masks); by default that is an error, after the results "
             "are written.",
@@ -196,9 +211,12 @@ def _source_name(source: Any) -> str:
 def run_identity(command: str, config: Namespace) -> RunIdentity:
     data = config.data.init_args
     return RunIdentity(
-        command=command, method=config.model.class_path.rsplit(".", 1)[-1].lower(),
-        auxiliary=_source_name(data.get("auxiliary")), target=_source_name(data.get("target")),
-        shots=int(data.get("shots") or 0), seed=int(data.get("seed") or 0),
+        command=command,
+        method=config.model.class_path.rsplit(".", 1)[-1].lower(),
+        auxiliary=_source_name(data.get("auxiliary")),
+        target=_source_name(data.get("target")),
+        shots=int(data.get("shots") or 0),
+        seed=int(data.get("seed") or 0),
     )
 
 

@@ -33,11 +33,17 @@ def _parser() -> ArgumentParser:
     add_detector_arguments(parser)
     parser.add_argument(FOLDER_MODE_OPTION, nargs="+", required=True, help="query images: files, folders, globs")
     parser.add_argument(
-        "--output", type=str | None, default=None,
+        "--output",
+        type=str | None,
+        default=None,
         help="output folder (default: <run>/predict/<time>_<category>)",
     )
-    parser.add_argument("--map_format", choices=["npy", "png16"], default="npy",
-                        help="anomaly maps as float32 .npy, or 16-bit PNG (value = png / 65535)")
+    parser.add_argument(
+        "--map_format",
+        choices=["npy", "png16"],
+        default="npy",
+        help="anomaly maps as float32 .npy, or 16-bit PNG (value = png / 65535)",
+    )
     return parser
 
 
@@ -49,8 +55,10 @@ def predict_main(argv: list[str]) -> None:
         images = expand_paths(args.images, FOLDER_MODE_OPTION)
         request = check_detector_arguments(args, "predict")
         run = run_of_checkpoint(request.checkpoint)
-        output = Path(args.output) if args.output else new_output_dir(
-            run / "predict" if run else runs_root(), request.category
+        output = (
+            Path(args.output)
+            if args.output
+            else new_output_dir(run / "predict" if run else runs_root(), request.category)
         )
         detector = load_detector(args, request, "predict")
         files = write_predictions(
@@ -58,4 +66,6 @@ def predict_main(argv: list[str]) -> None:
         )
     flagged = sum(bool(row.get("anomalous")) for row in files.rows)
     decision = f", {flagged} above the threshold" if detector.threshold else ""
-    print(f"gad predict: {len(files.rows)} images scored{decision}; maps, overlays and {files.scores_csv.name} in {output}")
+    print(
+        f"gad predict: {len(files.rows)} images scored{decision}; maps, overlays and {files.scores_csv.name} in {output}"
+    )

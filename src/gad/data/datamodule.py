@@ -154,8 +154,13 @@ class FewShotDataModule(pl.LightningDataModule):
             batch_sampler = self.train_pipeline.batch_sampler(self.batch_size)
             if batch_sampler is not None:
                 options = {"batch_sampler": batch_sampler}
-        loader = ResumableLoader(dataset, num_workers=self.num_workers, collate_fn=collate_batch,
-                                 persistent_workers=self.num_workers > 0, **options)
+        loader = ResumableLoader(
+            dataset,
+            num_workers=self.num_workers,
+            collate_fn=collate_batch,
+            persistent_workers=self.num_workers > 0,
+            **options,
+        )
         loader.resume, self._resume = self._resume, None
         self._train_loader = loader
         return loader
@@ -209,8 +214,13 @@ class FewShotDataModule(pl.LightningDataModule):
                 images[category] = load_prompts(chosen.prompt_files[category], model_input, chosen.shots)
                 continue
             rows = pd.DataFrame(
-                {"path": [str(p) for p in chosen.paths(category)], "category": category, "label": 0,
-                 "defect": "good", "mask_path": None}
+                {
+                    "path": [str(p) for p in chosen.paths(category)],
+                    "category": category,
+                    "label": 0,
+                    "defect": "good",
+                    "mask_path": None,
+                }
             )
             dataset = AnomalyDataset(rows, self.model_preprocessing(), with_masks=False)
             images[category] = torch.stack([dataset[i]["image"] for i in range(len(dataset))])
@@ -255,5 +265,7 @@ def _manifests_by_name(references: str | dict[str, str] | None, targets: list[Sa
             raise ConfigError(f"data.references names {unknown}, which are not targets ({names}).")
         return dict(references)
     if len(targets) > 1:
-        raise ConfigError(f"data.references is one manifest but there are {len(names)} targets: map names to manifests.")
+        raise ConfigError(
+            f"data.references is one manifest but there are {len(names)} targets: map names to manifests."
+        )
     return {names[0]: references}

@@ -76,8 +76,9 @@ def fix_list_in_folder(folder: Path, shots: int) -> Path:
     )
 
 
-def read_fix_list(path: Path, lines: list[str], samples: pd.DataFrame, dataset: str, root: str | Path,
-                  shots: int) -> ReferenceSet:
+def read_fix_list(
+    path: Path, lines: list[str], samples: pd.DataFrame, dataset: str, root: str | Path, shots: int
+) -> ReferenceSet:
     """The references of every category of ``samples``, mapped from a DictAS list; lines of classes that are not
     evaluated here are left out (the lists cover a whole dataset); any other line that does not map is an error."""
     named = FIX_LIST_NAME.fullmatch(path.name)
@@ -123,8 +124,9 @@ def read_fix_list(path: Path, lines: list[str], samples: pd.DataFrame, dataset: 
         if category not in chosen:
             raise ReferenceSelectionError(f"DictAS list {path} has no line for category {category!r} of {dataset}.")
         check_count(path, category, chosen[category], shots)
-    return ReferenceSet(dataset, str(root), shots, None, dict(sorted(chosen.items())), str(path),
-                        dict(sorted(origins.items())))
+    return ReferenceSet(
+        dataset, str(root), shots, None, dict(sorted(chosen.items())), str(path), dict(sorted(origins.items()))
+    )
 
 
 class _Mapper:

@@ -37,8 +37,18 @@ def read_rgb(path: str | Path) -> np.ndarray:
         raise ImageReadError(f"Cannot read image file {path}: {err}") from err
 
 
-FULL_SCALE = {"1": 1, "L": 255, "P": 255, "RGB": 255, "F": 1.0, "I": 65535, "I;16": 65535, "I;16L": 65535,
-              "I;16B": 65535, "I;16N": 65535}
+FULL_SCALE = {
+    "1": 1,
+    "L": 255,
+    "P": 255,
+    "RGB": 255,
+    "F": 1.0,
+    "I": 65535,
+    "I;16": 65535,
+    "I;16L": 65535,
+    "I;16B": 65535,
+    "I;16N": 65535,
+}
 
 
 @dataclass(frozen=True)

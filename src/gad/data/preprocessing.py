@@ -20,8 +20,11 @@ from gad.errors import ConfigError
 ResizeRule = Literal["squash", "shorter_side"]
 Interpolation = Literal["bicubic", "bilinear", "nearest"]
 
-_PIL_FILTERS = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR,
-                "nearest": Image.Resampling.NEAREST}
+_PIL_FILTERS = {
+    "bicubic": Image.Resampling.BICUBIC,
+    "bilinear": Image.Resampling.BILINEAR,
+    "nearest": Image.Resampling.NEAREST,
+}
 # A mask follows its image's geometry with PIL's bilinear filter, then is binarised at 0.5 (the official DictAS
 # rule for ground truth: Resize with torchvision's default, ToTensor, > 0.5); 0/1 masks are scaled to 0/255 first.
 _MASK_THRESHOLD = 128  # v / 255 > 0.5  <=>  v >= 128 for 8-bit v
@@ -77,16 +80,22 @@ class Preprocessing:
     def crop_offset(self, height: int, width: int) -> tuple[int, int]:
         """(top, left) of the S x S crop in the resized image."""
         resized_height, resized_width = self.resized_size(height, width)
-        return (int(round((resized_height - self.image_size) / 2.0)),
-                int(round((resized_width - self.image_size) / 2.0)))
+        return (
+            int(round((resized_height - self.image_size) / 2.0)),
+            int(round((resized_width - self.image_size) / 2.0)),
+        )
 
     def visible_box(self, height: int, width: int) -> tuple[int, int, int, int]:
         """(top, left, bottom, right) of the part of an H x W image that the model sees, in its own pixels."""
         resized_height, resized_width = self.resized_size(height, width)
         top, left = self.crop_offset(height, width)
         size = self.image_size
-        return (round(top * height / resized_height), round(left * width / resized_width),
-                round((top + size) * height / resized_height), round((left + size) * width / resized_width))
+        return (
+            round(top * height / resized_height),
+            round(left * width / resized_width),
+            round((top + size) * height / resized_height),
+            round((left + size) * width / resized_width),
+        )
 
     # ----- pixels ------------------------------------------------------------------------------------------------
     def image(self, pixels: np.ndarray) -> np.ndarray:
@@ -113,7 +122,7 @@ class Preprocessing:
             image = image.resize((resized_width, resized_height), resample)
         top, left = self.crop_offset(height, width)
         size = self.image_size
-        return np.asarray(image)[top:top + size, left:left + size]
+        return np.asarray(image)[top : top + size, left : left + size]
 
     # ----- for other programs --------------------------------------------------------------------------------------
     def specification(self) -> dict[str, Any]:
@@ -121,8 +130,9 @@ class Preprocessing:
         size = self.image_size
         method = {"bicubic": "BICUBIC", "bilinear": "BILINEAR", "nearest": "NEAREST"}[self.interpolation]
         resize = (
-            f"the whole image to ({size}, {size}), aspect ratio not kept" if self.resize == "squash" else
-            f"the shorter side to {size}, the longer to int({size} * long / short) (truncated); then crop the "
+            f"the whole image to ({size}, {size}), aspect ratio not kept"
+            if self.resize == "squash"
+            else f"the shorter side to {size}, the longer to int({size} * long / short) (truncated); then crop the "
             f"central {size} x {size} square at top = round((height - {size}) / 2), left = round((width - {size}) "
             "/ 2) (Python round: halves to even)"
         )

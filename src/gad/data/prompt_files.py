@@ -136,8 +136,13 @@ def read_prompts(path: Path, shots: int | None = None) -> Tensor:
     if isinstance(content, (list, tuple)) and content and all(isinstance(t, Tensor) for t in content):
         shapes = {tuple(t.shape) for t in content}
         content = torch.stack(list(content)) if len(shapes) == 1 else content
-    if not (isinstance(content, Tensor) and content.ndim == 4 and content.shape[1] == 3
-            and content.shape[2] == content.shape[3] and content.is_floating_point()):
+    if not (
+        isinstance(content, Tensor)
+        and content.ndim == 4
+        and content.shape[1] == 3
+        and content.shape[2] == content.shape[3]
+        and content.is_floating_point()
+    ):
         raise ReferenceSelectionError(f"{path} holds {_describe(content)}; expected {PROMPT_HELP}.")
     if shots is not None and len(content) != shots:
         raise ReferenceSelectionError(f"{path} holds {len(content)} prompt images; --shots {shots} needs {shots}.")

@@ -437,7 +437,9 @@ def generate_quickstart(
     params.validate()
     root = Path(root).expanduser().absolute()
     if root.exists() and not _is_empty_dir(root):
-        raise QuickstartFolderError(f"{root} already exists; delete it or choose another root for the quickstart dataset")
+        raise QuickstartFolderError(
+            f"{root} already exists; delete it or choose another root for the quickstart dataset"
+        )
     root.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".partial", dir=root.parent))
     try:

@@ -26,7 +26,6 @@ from gad.data.references import (
 )
 
 
-
 def accepted(shots: int) -> str:
     """The accepted formats, for error messages."""
     return (
@@ -87,8 +86,9 @@ def _from_gad_json(path: Path, samples: pd.DataFrame, dataset: str, root: str | 
     return ReferenceSet(dataset, str(root), shots, None, chosen, str(path), origins, prompt_files)
 
 
-def _from_path_list(path: Path, lines: list[str], samples: pd.DataFrame, dataset: str, root: str | Path,
-                    shots: int) -> ReferenceSet:
+def _from_path_list(
+    path: Path, lines: list[str], samples: pd.DataFrame, dataset: str, root: str | Path, shots: int
+) -> ReferenceSet:
     """A gad text list: image paths (relative to the root or absolute), grouped by the category they belong to."""
     category_of = {relative_path(p, root): c for p, c in zip(samples["path"], samples["category"])}
     grouped: dict[str, list[str]] = {}
@@ -100,19 +100,29 @@ def _from_path_list(path: Path, lines: list[str], samples: pd.DataFrame, dataset
         if rel not in category_of:
             raise ReferenceSelectionError(f"{path}:{number}: {entry} is not an image of the dataset under {root}.")
         grouped.setdefault(category_of[rel], []).append(rel)
-    return ReferenceSet(dataset, str(root), shots, None, _checked(path, grouped, samples, dataset, root, shots),
-                        str(path))
+    return ReferenceSet(
+        dataset, str(root), shots, None, _checked(path, grouped, samples, dataset, root, shots), str(path)
+    )
 
 
-def _checked(path: Path, listed: dict[str, list[str]], samples: pd.DataFrame, dataset: str, root: str | Path,
-             shots: int, skip: set[str] = frozenset()) -> dict[str, list[str]]:
+def _checked(
+    path: Path,
+    listed: dict[str, list[str]],
+    samples: pd.DataFrame,
+    dataset: str,
+    root: str | Path,
+    shots: int,
+    skip: set[str] = frozenset(),
+) -> dict[str, list[str]]:
     """``listed`` for every category of ``samples``: K distinct normal training images each (``skip``: categories
     whose references are not image files)."""
     chosen: dict[str, list[str]] = {}
     for category in sorted(samples["category"].unique()):
         entries = listed.get(category)
         if entries is None:
-            raise ReferenceSelectionError(f"Manifest {path} lists no references for category {category!r} of {dataset}.")
+            raise ReferenceSelectionError(
+                f"Manifest {path} lists no references for category {category!r} of {dataset}."
+            )
         if category in skip:
             chosen[category] = list(entries)
             continue
@@ -126,4 +136,3 @@ def _checked(path: Path, listed: dict[str, list[str]], samples: pd.DataFrame, da
         check_count(path, category, rel, shots)
         chosen[category] = rel
     return chosen
-

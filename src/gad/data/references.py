@@ -65,13 +65,21 @@ class ReferenceSet:
         except TypeError as err:
             raise ReferenceSelectionError(f"Manifest {path} is not a gad references file ({err}).") from err
         missing = [Path(f) for f in chosen.prompt_files.values() if not Path(f).is_file()] + [
-            p for category in chosen.references if category not in chosen.prompt_files
-            for p in chosen.paths(category) if not p.is_file()
+            p
+            for category in chosen.references
+            if category not in chosen.prompt_files
+            for p in chosen.paths(category)
+            if not p.is_file()
         ]
         if missing:
-            where = "" if Path(chosen.root).is_absolute() else (
-                f", a path relative to the working directory {Path.cwd()} (manifests of older gad versions: run "
-                "from the folder the run was made in, or set an absolute root in the manifest)")
+            where = (
+                ""
+                if Path(chosen.root).is_absolute()
+                else (
+                    f", a path relative to the working directory {Path.cwd()} (manifests of older gad versions: run "
+                    "from the folder the run was made in, or set an absolute root in the manifest)"
+                )
+            )
             raise ReferenceSelectionError(
                 f"Manifest {path}: {len(missing)} reference images are missing, e.g. {missing[0]}; the manifest expects "
                 f"the dataset under root {chosen.root!r}{where}."

@@ -51,23 +51,25 @@ class DatasetRegistry:
         return sorted(signed, key=lambda s: bool(s.signature and s.signature.generic))
 
 
-DATASETS = DatasetRegistry([
-    mvtec.SPEC,
-    visa.SPEC,
-    mpdd.SPEC,
-    mvtec3d.SPEC,
-    btad.SPEC,
-    resc.SPEC,
-    brats.SPEC,
-    kolektor.SPEC,
-    aitex.SPEC,
-    elpv.SPEC,
-    brainmri.SPEC,
-    headct.SPEC,
-    mnist.SPEC,
-    cifar10.SPEC,
-    meta_json.SPEC,
-    folder.SPEC,
-    mvtec.LAYOUT_SPEC,
-    quickstart.SPEC,
-])
+DATASETS = DatasetRegistry(
+    [
+        mvtec.SPEC,
+        visa.SPEC,
+        mpdd.SPEC,
+        mvtec3d.SPEC,
+        btad.SPEC,
+        resc.SPEC,
+        brats.SPEC,
+        kolektor.SPEC,
+        aitex.SPEC,
+        elpv.SPEC,
+        brainmri.SPEC,
+        headct.SPEC,
+        mnist.SPEC,
+        cifar10.SPEC,
+        meta_json.SPEC,
+        folder.SPEC,
+        mvtec.LAYOUT_SPEC,
+        quickstart.SPEC,
+    ]
+)

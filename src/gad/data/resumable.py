@@ -42,10 +42,13 @@ def rng_state() -> dict[str, Tensor]:
 def set_rng_state(state: dict[str, Tensor]) -> None:
     torch.set_rng_state(state["torch"])
     position, has_gauss = state["numpy_rest"].tolist()
-    np.random.set_state(("MT19937", state["numpy"].numpy().astype(np.uint32), position, has_gauss,
-                         float(state["numpy_gauss"])))
+    np.random.set_state(
+        ("MT19937", state["numpy"].numpy().astype(np.uint32), position, has_gauss, float(state["numpy_gauss"]))
+    )
     version, has_python_gauss = state["python_rest"].tolist()
-    random.setstate((version, tuple(state["python"].tolist()), float(state["python_gauss"]) if has_python_gauss else None))
+    random.setstate(
+        (version, tuple(state["python"].tolist()), float(state["python_gauss"]) if has_python_gauss else None)
+    )
 
 
 class ResumableLoader(DataLoader):
@@ -74,8 +77,12 @@ class ResumableLoader(DataLoader):
         """What a checkpoint taken now needs to continue: ``trained`` of the epoch's ``total`` batches are done."""
         if self.epoch_start is None:
             return None
-        return {"epoch_start": self.epoch_start, "trained": trained, "mid_epoch": 0 < trained < total,
-                "rng": rng_state()}
+        return {
+            "epoch_start": self.epoch_start,
+            "trained": trained,
+            "mid_epoch": 0 < trained < total,
+            "rng": rng_state(),
+        }
 
     def _counters(self) -> dict[str, int]:
         counters = {}

@@ -75,7 +75,8 @@ class SyntheticValidation(SampleSource):
             anomalous = set(rng.permutation(len(held))[: len(held) // 2].tolist())
             rows += [sample_row(p, category, "train", 0, "good", None) for p in keep]
             rows += [
-                sample_row(p, category, "test", 1, SYNTHETIC_DEFECT, None) if i in anomalous
+                sample_row(p, category, "test", 1, SYNTHETIC_DEFECT, None)
+                if i in anomalous
                 else sample_row(p, category, "test", 0, "good", None)
                 for i, p in enumerate(sorted(held))
             ]

@@ -36,6 +36,7 @@ def load_module(path: str | Path) -> FewShotAnomalyModule:
         )
     return module.eval()
 
+
 def _import(class_path: str, path: Path) -> object:
     module_name, _, name = class_path.rpartition(".")
     try:

@@ -77,7 +77,10 @@ class Detector:
     """
 
     def __init__(
-        self, module: FewShotAnomalyModule, device: str | torch.device | None = None, batch_size: int = 8,
+        self,
+        module: FewShotAnomalyModule,
+        device: str | torch.device | None = None,
+        batch_size: int = 8,
         allow_mixed_sizes: bool = False,
     ) -> None:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -92,7 +95,10 @@ class Detector:
 
     @classmethod
     def from_checkpoint(
-        cls, path: str | Path, device: str | torch.device | None = None, batch_size: int = 8,
+        cls,
+        path: str | Path,
+        device: str | torch.device | None = None,
+        batch_size: int = 8,
         allow_mixed_sizes: bool = False,
     ) -> Detector:
         """Load a checkpoint written by gad (it holds the model's preprocessing, so no run folder is needed)."""
@@ -164,7 +170,7 @@ class Detector:
             check_sizes(images, self._reference_size, "images")
         bar = tqdm(total=len(images), desc=desc, unit="image", disable=not progress)
         for start in range(0, len(images), self.batch_size):
-            chunk = images[start:start + self.batch_size]
+            chunk = images[start : start + self.batch_size]
             pixels = [image.pixels for image in chunk]
             views = [self.view(p) for p in pixels]
             batch = torch.stack([self._tensor(p) for p in pixels]).to(self.device)
@@ -180,8 +186,14 @@ class Detector:
                 full = cv2.resize(anomaly_map, (view.shape[1], view.shape[0]), interpolation=cv2.INTER_LINEAR)
                 anomalous = None if self.threshold is None else score > self.threshold.value
                 yield Prediction(
-                    image.name, score, full, view, anomalous, parts={name: v[i] for name, v in parts.items()},
-                    model_map=anomaly_map, unsmoothed_map=None if unsmoothed is None else unsmoothed[i],
+                    image.name,
+                    score,
+                    full,
+                    view,
+                    anomalous,
+                    parts={name: v[i] for name, v in parts.items()},
+                    model_map=anomaly_map,
+                    unsmoothed_map=None if unsmoothed is None else unsmoothed[i],
                 )
             bar.update(len(chunk))
         bar.close()

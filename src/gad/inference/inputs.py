@@ -70,7 +70,9 @@ def expand_paths(specs: str | Path | Iterable[str | Path], what: str) -> list[Pa
         elif path.is_file():
             images = [path]
         elif glob.has_magic(str(spec)):
-            images = sorted(Path(p) for p in glob.glob(str(spec), recursive=True) if Path(p).suffix.lower() in IMAGE_SUFFIXES)
+            images = sorted(
+                Path(p) for p in glob.glob(str(spec), recursive=True) if Path(p).suffix.lower() in IMAGE_SUFFIXES
+            )
             if not images:
                 raise ImageInputError(f"{what}: the pattern {spec} matches no image file.")
         else:
@@ -128,7 +130,9 @@ def _to_uint8(image: Image.Image | np.ndarray | Tensor, name: str) -> np.ndarray
     array = image.detach().cpu().numpy() if isinstance(image, Tensor) else np.asarray(image)
     channels_ok = array.ndim == 2 or (array.ndim == 3 and (array.shape[0] in (1, 3) or array.shape[-1] in (1, 3)))
     if not channels_ok:
-        raise ImageInputError(f"{name}: expected an (H, W), (H, W, 3) or (3, H, W) image, got shape {tuple(array.shape)}.")
+        raise ImageInputError(
+            f"{name}: expected an (H, W), (H, W, 3) or (3, H, W) image, got shape {tuple(array.shape)}."
+        )
     if array.dtype != np.uint8:
         if not np.issubdtype(array.dtype, np.floating):
             raise ImageInputError(f"{name}: expected uint8 or float values in [0, 1], got dtype {array.dtype}.")

@@ -74,8 +74,15 @@ def export_onnx(
     batch = torch.export.Dim("batch", min=1)
     with torch.no_grad():
         torch.onnx.export(
-            wrapper, (example,), str(path), dynamo=True, external_data=external_data, verbose=False,
-            input_names=[INPUT_NAME], output_names=list(OUTPUT_NAMES), dynamic_shapes={"images": {0: batch}},
+            wrapper,
+            (example,),
+            str(path),
+            dynamo=True,
+            external_data=external_data,
+            verbose=False,
+            input_names=[INPUT_NAME],
+            output_names=list(OUTPUT_NAMES),
+            dynamic_shapes={"images": {0: batch}},
         )
     onnx.checker.check_model(str(path))
     backbone = detector.module.model.backbone
@@ -85,11 +92,17 @@ def export_onnx(
         "category": detector.category,
         "references": detector.reference_names,
         "input": {
-            "name": INPUT_NAME, "shape": ["batch", 3, size, size], "dtype": "float32", "channels": "RGB",
+            "name": INPUT_NAME,
+            "shape": ["batch", 3, size, size],
+            "dtype": "float32",
+            "channels": "RGB",
             "range": [0.0, 1.0],
             "preprocessing": detector.preprocessing.specification(),
-            "normalisation": {"mean": backbone.mean.flatten().tolist(), "std": backbone.std.flatten().tolist(),
-                              "applied": "inside the model"},
+            "normalisation": {
+                "mean": backbone.mean.flatten().tolist(),
+                "std": backbone.std.flatten().tolist(),
+                "applied": "inside the model",
+            },
         },
         "outputs": {"score": "(batch,) higher = more anomalous", "anomaly_map": f"(batch, 1, {size}, {size})"},
         "threshold": detector.threshold.as_dict() if detector.threshold else None,
@@ -112,7 +125,11 @@ def _verify(path: Path, wrapper: BakedReferences, onnxruntime, size: int, device
     differences = {name: float(np.abs(a - b).max()) for name, a, b in zip(OUTPUT_NAMES, got, expected)}
     if max(differences.values()) > TOLERANCE:
         raise ExportError(f"{path}: onnxruntime differs from torch by {differences} (tolerance {TOLERANCE}).")
-    return {"runtime": f"onnxruntime {onnxruntime.__version__}", "max_abs_difference": differences, "tolerance": TOLERANCE}
+    return {
+        "runtime": f"onnxruntime {onnxruntime.__version__}",
+        "max_abs_difference": differences,
+        "tolerance": TOLERANCE,
+    }
 
 
 def _optional_imports():

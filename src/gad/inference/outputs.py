@@ -31,7 +31,11 @@ class PredictionFiles:
 
 
 def write_predictions(
-    detector: Detector, images: Images, folder: str | Path, map_format: MapFormat = "npy", progress: bool = False,
+    detector: Detector,
+    images: Images,
+    folder: str | Path,
+    map_format: MapFormat = "npy",
+    progress: bool = False,
     context: dict | None = None,
 ) -> PredictionFiles:
     """Score ``images`` and write ``maps/<name>.{npy,png}``, ``overlays/<name>.png``, ``scores.csv`` and
@@ -71,8 +75,13 @@ def write_predictions(
         writer.writerows(rows)
     threshold = detector.threshold.as_dict() if detector.threshold else None
     summary = dict(context or {}) | {
-        "method": detector.method, "category": detector.category, "references": detector.reference_names,
-        "threshold": threshold, "map_format": map_format, "overlay_range": [low, high], "images": rows,
+        "method": detector.method,
+        "category": detector.category,
+        "references": detector.reference_names,
+        "threshold": threshold,
+        "map_format": map_format,
+        "overlay_range": [low, high],
+        "images": rows,
     }
     if map_format == "png16":
         summary["map_scale"] = f"value = png / {PNG16_SCALE}"

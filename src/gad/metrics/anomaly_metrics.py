@@ -75,8 +75,13 @@ class AnomalyMetrics(Metric):
         self.undefined: dict[str, dict[str, str]] = {}
 
     def update(
-        self, category: Tensor, score: Tensor, label: Tensor, anomaly_map: Tensor | None = None,
-        mask: Tensor | None = None, index: Tensor | None = None,
+        self,
+        category: Tensor,
+        score: Tensor,
+        label: Tensor,
+        anomaly_map: Tensor | None = None,
+        mask: Tensor | None = None,
+        index: Tensor | None = None,
     ) -> None:
         """``index``: each sample's position in the evaluated dataset (default: in order of arrival, which is
         only right in a single process)."""
@@ -129,7 +134,9 @@ class AnomalyMetrics(Metric):
             if with_pixels:
                 masks = _take(self.mask, selected)
                 row |= self._pixel_metrics(_take(self.anomaly_map, selected), masks)
-                counts = EvaluationCounts(counts.normal_images, counts.anomalous_images, int(masks.sum()), masks.numel())
+                counts = EvaluationCounts(
+                    counts.normal_images, counts.anomalous_images, int(masks.sum()), masks.numel()
+                )
             results[name] = row
             if reasons := undefined_reasons(row, counts):
                 self.undefined[name] = reasons

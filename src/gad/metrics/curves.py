@@ -154,7 +154,10 @@ def aupro_exact(hist: Histogram, fpr_limit: float = 0.3) -> float:
     inside = int(np.searchsorted(fpr, fpr_limit, side="right"))
     x, y = fpr[:inside], pro[:inside]
     if inside < len(fpr) and x[-1] < fpr_limit:
-        x, y = np.append(x, fpr_limit), np.append(y, np.interp(fpr_limit, fpr[inside - 1 : inside + 1], pro[inside - 1 : inside + 1]))
+        x, y = (
+            np.append(x, fpr_limit),
+            np.append(y, np.interp(fpr_limit, fpr[inside - 1 : inside + 1], pro[inside - 1 : inside + 1])),
+        )
     return float(np.trapezoid(y, x)) / fpr_limit
 
 

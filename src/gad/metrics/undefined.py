@@ -56,5 +56,7 @@ def undefined_lines(by_dataset: dict[str, dict[str, dict[str, str]]]) -> list[st
             grouped: dict[str, list[str]] = {}
             for metric, reason in reasons.items():
                 grouped.setdefault(reason, []).append(metric)
-            lines += [f"{dataset}/{category}: {', '.join(metrics)} undefined: {reason}" for reason, metrics in grouped.items()]
+            lines += [
+                f"{dataset}/{category}: {', '.join(metrics)} undefined: {reason}" for reason, metrics in grouped.items()
+            ]
     return lines

@@ -143,7 +143,9 @@ class FewShotAnomalyModule(pl.LightningModule):
         ``{prefix}/{dataset}/{category}/{metric}``; keep them in ``results_by_dataset`` and ``results``."""
         assert self.metrics is not None
         self.results_by_dataset = {name: m.compute() for name, m in zip(self.dataset_names, self.metrics)}
-        self.undefined_by_dataset = {name: m.undefined for name, m in zip(self.dataset_names, self.metrics) if m.undefined}
+        self.undefined_by_dataset = {
+            name: m.undefined for name, m in zip(self.dataset_names, self.metrics) if m.undefined
+        }
         self.results = flatten_results(self.results_by_dataset)
         for key, row in prefixed_results(self.results_by_dataset).items():
             for name, value in row.items():
@@ -176,8 +178,11 @@ class FewShotAnomalyModule(pl.LightningModule):
         self._use_dataset(dataloader_idx)
         out = self.predict_batch(batch)
         return {
-            "dataset": self.dataset_names[dataloader_idx], "path": batch.path, "category": batch.category,
-            "score": out.score, "anomaly_map": out.anomaly_map,
+            "dataset": self.dataset_names[dataloader_idx],
+            "path": batch.path,
+            "category": batch.category,
+            "score": out.score,
+            "anomaly_map": out.anomaly_map,
         }
 
     # ----- checkpoints ---------------------------------------------------------------------------------------

@@ -14,6 +14,15 @@ from gad.data.converters.kolektor import KolektorSDDConverter
 from gad.data.converters.mnist import MNISTConverter
 
 __all__ = [
-    "MANIFEST_NAME", "AITEXConverter", "BrainMRIConverter", "CIFAR10Converter", "ConversionError",
-    "ConversionResult", "Converter", "ELPVConverter", "HeadCTConverter", "KolektorSDDConverter", "MNISTConverter",
+    "MANIFEST_NAME",
+    "AITEXConverter",
+    "BrainMRIConverter",
+    "CIFAR10Converter",
+    "ConversionError",
+    "ConversionResult",
+    "Converter",
+    "ELPVConverter",
+    "HeadCTConverter",
+    "KolektorSDDConverter",
+    "MNISTConverter",
 ]

@@ -16,9 +16,18 @@ from gad.data.sources.splits import split_normals
 CATEGORY = "aitex"
 
 DEFECT_CODES = {
-    "002": "Broken_end", "006": "Broken_yarn", "010": "Broken_pick", "016": "Weft_curling", "019": "Fuzzyball",
-    "022": "Cut_selvage", "023": "Crease", "025": "Warp_ball", "027": "Knots", "029": "Contamination",
-    "030": "Nep", "036": "Weft_crack",
+    "002": "Broken_end",
+    "006": "Broken_yarn",
+    "010": "Broken_pick",
+    "016": "Weft_curling",
+    "019": "Fuzzyball",
+    "022": "Cut_selvage",
+    "023": "Crease",
+    "025": "Warp_ball",
+    "027": "Knots",
+    "029": "Contamination",
+    "030": "Nep",
+    "036": "Weft_crack",
 }
 
 
@@ -59,7 +68,7 @@ class AITEXConverter(Converter):
             pixels = read_array(image)
             size = pixels.shape[0]
             for index, left in enumerate(tiles(pixels.shape[1], size)):
-                normal_tiles.append((f"{image.stem}_{index:02d}", pixels[:, left:left + size]))
+                normal_tiles.append((f"{image.stem}_{index:02d}", pixels[:, left : left + size]))
         normal_tiles.sort(key=lambda item: item[0])
         train, test = split_normals(normal_tiles, self.test_fraction, self.seed)
         for folder, chosen in (("train", train), ("test", test)):
@@ -86,10 +95,10 @@ class AITEXConverter(Converter):
             defect = DEFECT_CODES.get(code, f"defect_{code}")
             size = pixels.shape[0]
             for index, left in enumerate(tiles(pixels.shape[1], size)):
-                tile_mask = mask[:, left:left + size]
+                tile_mask = mask[:, left : left + size]
                 if tile_mask.any():
                     stem = f"{image.stem}_{index:02d}"
-                    out.save_image(pixels[:, left:left + size], f"{CATEGORY}/test/{defect}/{stem}.png")
+                    out.save_image(pixels[:, left : left + size], f"{CATEGORY}/test/{defect}/{stem}.png")
                     out.save_mask(tile_mask.astype(np.uint8), f"{CATEGORY}/ground_truth/{defect}/{stem}_mask.png")
         out.notes["defect_images_without_mask"] = without_mask
 
@@ -105,10 +114,18 @@ def is_raw_aitex(root: Path) -> bool:
 
 
 AITEX = prepared_reader(
-    "AITEX", "aitex", category=CATEGORY, defects="<defect type>", masks="ground_truth/<defect type>/<name>_mask.png",
+    "AITEX",
+    "aitex",
+    category=CATEGORY,
+    defects="<defect type>",
+    masks="ground_truth/<defect type>/<name>_mask.png",
     about="AITEX (256x256 tiles, 75/25 split of the normal tiles)",
 )
 SPEC = DatasetSpec(
-    "aitex", AITEX, "AITEX fabric, cut into 256x256 tiles", converter=AITEXConverter, mvtec_like=True,
+    "aitex",
+    AITEX,
+    "AITEX fabric, cut into 256x256 tiles",
+    converter=AITEXConverter,
+    mvtec_like=True,
     signature=Signature("the raw AITEX download (NODefect_images, Defect_images)", is_raw_aitex),
 )

@@ -142,8 +142,16 @@ class Converter(ABC):
 
     def bar(self, items: Iterable[T], total: int | None = None, desc: str | None = None) -> Iterator[T]:
         """Iterate with a progress bar (shown when ``progress``)."""
-        return iter(tqdm(items, total=total, desc=desc or f"gad data prepare {self.name}", disable=not self.progress,
-                         unit="file", leave=False))
+        return iter(
+            tqdm(
+                items,
+                total=total,
+                desc=desc or f"gad data prepare {self.name}",
+                disable=not self.progress,
+                unit="file",
+                leave=False,
+            )
+        )
 
     def layout_error(self, problem: str, src: Path | None = None) -> DataLayoutError:
         """An error naming the problem, what ``src`` looks like instead, and the raw layout expected."""
@@ -163,8 +171,9 @@ class Converter(ABC):
         """Convert ``src`` into ``dst``, or verify an earlier conversion with the same settings."""
         src, dst = Path(src).expanduser().resolve(), Path(dst).expanduser().resolve()
         if not src.is_dir():
-            raise DataLayoutError(f"{self.name}: source folder {src} does not exist. Expected the raw download: "
-                                  f"{self.raw_layout}")
+            raise DataLayoutError(
+                f"{self.name}: source folder {src} does not exist. Expected the raw download: {self.raw_layout}"
+            )
         if src == dst or src in dst.parents or dst in src.parents:
             raise ConversionError(
                 f"{self.name}: --dst {dst} must be outside --src {src} (the source is never modified)."
@@ -224,8 +233,11 @@ class Converter(ABC):
                 f"{self.name}: {dst} holds another conversion ({found}), not {expected}: choose another --dst or "
                 "delete it."
             )
-        bad = [rel for rel, size in manifest["files"].items()
-               if not (dst / rel).is_file() or (dst / rel).stat().st_size != size]
+        bad = [
+            rel
+            for rel, size in manifest["files"].items()
+            if not (dst / rel).is_file() or (dst / rel).stat().st_size != size
+        ]
         if bad:
             raise ConversionError(
                 f"{self.name}: {dst} differs from its manifest ({len(bad)} files missing or changed, e.g. {bad[0]}): "

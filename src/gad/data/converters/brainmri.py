@@ -38,10 +38,18 @@ def is_raw_brainmri(root: Path) -> bool:
 
 
 BrainMRI = prepared_reader(
-    "BrainMRI", "brainmri", category=CATEGORY, defects="defect", masks=None,
+    "BrainMRI",
+    "brainmri",
+    category=CATEGORY,
+    defects="defect",
+    masks=None,
     about="BrainMRI (no/ split 75/25, yes/ anomalous)",
 )
 SPEC = DatasetSpec(
-    "brainmri", BrainMRI, "BrainMRI tumour images (Kaggle), no masks", converter=BrainMRIConverter, mvtec_like=True,
+    "brainmri",
+    BrainMRI,
+    "BrainMRI tumour images (Kaggle), no masks",
+    converter=BrainMRIConverter,
+    mvtec_like=True,
     signature=Signature("the raw BrainMRI download (no/, yes/)", is_raw_brainmri),
 )

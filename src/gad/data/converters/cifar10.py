@@ -20,9 +20,13 @@ class _BatchUnpickler(pickle.Unpickler):
     """Unpickles CIFAR batches only: numpy arrays and plain containers, no other code."""
 
     ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
-        ("numpy._core.multiarray", "scalar"), ("_codecs", "encode"),
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+        ("_codecs", "encode"),
     }
 
     def find_class(self, module: str, name: str):
@@ -78,6 +82,9 @@ def is_raw_cifar10(root: Path) -> bool:
 
 
 SPEC = DatasetSpec(
-    "cifar10", CIFAR10, "CIFAR-10, one-vs-all or multi-class (PNG folders, or the python batches prepared)",
-    converter=CIFAR10Converter, signature=Signature("the CIFAR-10 python batches", is_raw_cifar10),
+    "cifar10",
+    CIFAR10,
+    "CIFAR-10, one-vs-all or multi-class (PNG folders, or the python batches prepared)",
+    converter=CIFAR10Converter,
+    signature=Signature("the CIFAR-10 python batches", is_raw_cifar10),
 )

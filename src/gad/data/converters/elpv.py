@@ -44,13 +44,16 @@ class ELPVConverter(Converter):
             if not image.is_file():
                 raise self.layout_error(f"{labels} line {number} names {image}, which does not exist", src)
             if kind not in CELL_TYPES:
-                raise ConversionError(f"{self.name}: {labels} line {number} has cell type {kind!r}, expected one "
-                                      f"of {', '.join(CELL_TYPES)}.")
+                raise ConversionError(
+                    f"{self.name}: {labels} line {number} has cell type {kind!r}, expected one "
+                    f"of {', '.join(CELL_TYPES)}."
+                )
             try:
                 value = float(probability)
             except ValueError:
-                raise ConversionError(f"{self.name}: {labels} line {number} has defect probability "
-                                      f"{probability!r}, expected a number.") from None
+                raise ConversionError(
+                    f"{self.name}: {labels} line {number} has defect probability {probability!r}, expected a number."
+                ) from None
             if value == 0.0:
                 normal.append(image)
             elif abs(value - 1.0) < 1e-6:
@@ -71,10 +74,18 @@ def is_raw_elpv(root: Path) -> bool:
 
 
 ELPV = prepared_reader(
-    "ELPV", "elpv", category=CATEGORY, defects="mono,poly", masks=None,
+    "ELPV",
+    "elpv",
+    category=CATEGORY,
+    defects="mono,poly",
+    masks=None,
     about="ELPV (solar cells; probability-0 cells normal, probability-1 anomalous)",
 )
 SPEC = DatasetSpec(
-    "elpv", ELPV, "ELPV solar cells, no masks", converter=ELPVConverter, mvtec_like=True,
+    "elpv",
+    ELPV,
+    "ELPV solar cells, no masks",
+    converter=ELPVConverter,
+    mvtec_like=True,
     signature=Signature("the raw ELPV download (labels.csv, images/cell*.png)", is_raw_elpv),
 )

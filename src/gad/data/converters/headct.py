@@ -55,10 +55,18 @@ def is_raw_headct(root: Path) -> bool:
 
 
 HeadCT = prepared_reader(
-    "HeadCT", "headct", category=CATEGORY, defects="defect", masks=None,
+    "HeadCT",
+    "headct",
+    category=CATEGORY,
+    defects="defect",
+    masks=None,
     about="HeadCT (75 training normals, 25 test normals, 100 hemorrhages)",
 )
 SPEC = DatasetSpec(
-    "headct", HeadCT, "HeadCT hemorrhage scans (Kaggle), no masks", converter=HeadCTConverter, mvtec_like=True,
+    "headct",
+    HeadCT,
+    "HeadCT hemorrhage scans (Kaggle), no masks",
+    converter=HeadCTConverter,
+    mvtec_like=True,
     signature=Signature("the raw HeadCT download (labels.csv, head_ct/)", is_raw_headct),
 )

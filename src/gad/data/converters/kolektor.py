@@ -28,8 +28,17 @@ class KolektorSDDConverter(Converter):
         pairs = []
         for folder in sorted(d for d in src.iterdir() if d.is_dir() and d.name.lower().startswith("kos")):
             for image in sorted(folder.glob("Part*.jpg")):
-                label = next((c for c in (image.with_name(f"{image.stem}_label.bmp"),
-                                          image.with_name(f"{image.stem}_label.png")) if c.is_file()), None)
+                label = next(
+                    (
+                        c
+                        for c in (
+                            image.with_name(f"{image.stem}_label.bmp"),
+                            image.with_name(f"{image.stem}_label.png"),
+                        )
+                        if c.is_file()
+                    ),
+                    None,
+                )
                 if label is None:
                     raise self.layout_error(f"image {image} has no label {image.stem}_label.bmp", src)
                 pairs.append((folder.name, image, label))
@@ -65,11 +74,18 @@ def is_raw_kolektor(root: Path) -> bool:
 
 
 KolektorSDD = prepared_reader(
-    "KolektorSDD", "kolektorsdd", category=CATEGORY, defects="defect", masks="ground_truth/defect/<name>_mask.png",
+    "KolektorSDD",
+    "kolektorsdd",
+    category=CATEGORY,
+    defects="defect",
+    masks="ground_truth/defect/<name>_mask.png",
     about="KolektorSDD (3 strips per image, 75/25 split of the normal strips)",
 )
 SPEC = DatasetSpec(
-    "kolektorsdd", KolektorSDD, "KolektorSDD electrical commutators, cut into 3 strips",
-    converter=KolektorSDDConverter, mvtec_like=True,
+    "kolektorsdd",
+    KolektorSDD,
+    "KolektorSDD electrical commutators, cut into 3 strips",
+    converter=KolektorSDDConverter,
+    mvtec_like=True,
     signature=Signature("the raw KolektorSDD download (kos01/Part0.jpg)", is_raw_kolektor),
 )

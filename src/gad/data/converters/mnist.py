@@ -69,6 +69,9 @@ def is_raw_mnist(root: Path) -> bool:
 
 
 SPEC = DatasetSpec(
-    "mnist", MNIST, "MNIST digits, one-vs-all or multi-class (PNG folders, or the idx files prepared)",
-    converter=MNISTConverter, signature=Signature("the MNIST idx files", is_raw_mnist),
+    "mnist",
+    MNIST,
+    "MNIST digits, one-vs-all or multi-class (PNG folders, or the idx files prepared)",
+    converter=MNISTConverter,
+    signature=Signature("the MNIST idx files", is_raw_mnist),
 )

@@ -34,7 +34,10 @@ class BTAD(MVTecLayout):
     layout_help = BTAD_LAYOUT
 
     def __init__(
-        self, root: str = "data/btad", categories: list[str] | None = None, name: str | None = None,
+        self,
+        root: str = "data/btad",
+        categories: list[str] | None = None,
+        name: str | None = None,
         rename: bool = True,
     ) -> None:
         super().__init__(root, categories, name, mask_suffix="")
@@ -68,6 +71,9 @@ def is_btad(root: Path) -> bool:
 
 
 SPEC = DatasetSpec(
-    "btad", BTAD, "BTAD (01 metal1, 02 wood, 03 metal2), ok/ko folders", mvtec_like=True,
+    "btad",
+    BTAD,
+    "BTAD (01 metal1, 02 wood, 03 metal2), ok/ko folders",
+    mvtec_like=True,
     signature=Signature("BTAD ({01,02,03}/train/ok, test/ko)", is_btad),
 )

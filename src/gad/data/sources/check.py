@@ -37,13 +37,15 @@ def count_table(samples: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for category, group in samples.groupby("category", sort=True):
         train, test = group[group["split"] == "train"], group[group["split"] == "test"]
-        rows.append({
-            "category": category,
-            "train_normal": len(train),
-            "test_normal": int((test["label"] == 0).sum()),
-            "test_anomalous": int((test["label"] == 1).sum()),
-            "masks": int(group["mask_path"].notna().sum()),
-        })
+        rows.append(
+            {
+                "category": category,
+                "train_normal": len(train),
+                "test_normal": int((test["label"] == 0).sum()),
+                "test_anomalous": int((test["label"] == 1).sum()),
+                "masks": int(group["mask_path"].notna().sum()),
+            }
+        )
     table = pd.DataFrame(rows).set_index("category")
     table.loc["total"] = table.sum()
     return table
@@ -60,14 +62,18 @@ def check_source(source: SampleSource, open_files: bool = True, progress: bool =
     if not open_files:
         return report
     rows = list(samples[["path", "mask_path", "label"]].drop_duplicates("path").itertuples(index=False))
-    for path, mask_path, label in tqdm(rows, desc=f"checking {source.name}", disable=not progress, unit="file", leave=False):
+    for path, mask_path, label in tqdm(
+        rows, desc=f"checking {source.name}", disable=not progress, unit="file", leave=False
+    ):
         size = _size(path, report)
         if isinstance(mask_path, str):
             mask_size = _check_mask(mask_path, path, int(label), report)
             if size and mask_size and size != mask_size:
                 if abs(size[0] / size[1] - mask_size[0] / mask_size[1]) > 0.01:
-                    report.problems.append(f"mask {mask_path} is {mask_size[0]}x{mask_size[1]} but image {path} is "
-                                           f"{size[0]}x{size[1]} (another aspect ratio: not aligned)")
+                    report.problems.append(
+                        f"mask {mask_path} is {mask_size[0]}x{mask_size[1]} but image {path} is "
+                        f"{size[0]}x{size[1]} (another aspect ratio: not aligned)"
+                    )
                 else:
                     report.resized_masks += 1
     return report
@@ -81,8 +87,9 @@ def _check_mask(mask_path: str, path: str, label: int, report: CheckReport) -> t
         report.problems.append(f"cannot read {mask_path}: {err.__cause__ or err}")
         return None
     if label == 1 and not mask.binary.any():
-        report.problems.append(f"mask {mask_path} of anomalous image {path} is empty (all zero): no pixel of it "
-                               "would count as anomalous")
+        report.problems.append(
+            f"mask {mask_path} of anomalous image {path} is empty (all zero): no pixel of it would count as anomalous"
+        )
     if mask.soft_share > 0:
         report.soft_masks[mask_path] = mask.soft_share
     return mask.values.shape[1], mask.values.shape[0]

@@ -34,8 +34,12 @@ class ClassFolders(SampleSource):
     normal_group: str = "normal"
 
     def __init__(
-        self, root: str, categories: list[str] | None = None, name: str | None = None,
-        protocol: Protocol = "one_vs_all", test_per_class: int | None = None,
+        self,
+        root: str,
+        categories: list[str] | None = None,
+        name: str | None = None,
+        protocol: Protocol = "one_vs_all",
+        test_per_class: int | None = None,
     ) -> None:
         super().__init__(root, categories, name)
         if protocol not in ("one_vs_all", "multi_class"):
@@ -75,8 +79,11 @@ class ClassFolders(SampleSource):
         test = self._class_images(self.split_folder(TEST_NAMES))
         if self.test_per_class is not None:
             test = {c: paths[: self.test_per_class] for c, paths in test.items()}
-        groups = ({c: (c,) for c in self.classes} if self.protocol == "one_vs_all"
-                  else {self.normal_group: self.normal_classes})
+        groups = (
+            {c: (c,) for c in self.classes}
+            if self.protocol == "one_vs_all"
+            else {self.normal_group: self.normal_classes}
+        )
         wanted = self.categories or list(groups)
         self.check_categories(sorted(groups))
         rows: list[dict] = []
@@ -85,6 +92,7 @@ class ClassFolders(SampleSource):
             rows += [sample_row(p, category, "train", 0, "good", None) for c in sorted(normal) for p in train[c]]
             for c in self.classes:
                 anomalous = c not in normal
-                rows += [sample_row(p, category, "test", int(anomalous), c if anomalous else "good", None)
-                         for p in test[c]]
+                rows += [
+                    sample_row(p, category, "test", int(anomalous), c if anomalous else "good", None) for p in test[c]
+                ]
         return pd.DataFrame(rows, columns=["path", "category", "split", "label", "defect", "mask_path"])

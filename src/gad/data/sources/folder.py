@@ -42,9 +42,17 @@ class Folder(SampleSource):
     default_name = "folder"
 
     def __init__(
-        self, root: str, categories: list[str] | None = None, name: str | None = None, normal_dir: str = "normal",
-        abnormal_dir: str = "abnormal", mask_dir: str | None = None, normal_test_dir: str | None = None,
-        mask_suffix: str = "", test_fraction: float = 0.25, seed: int = 42,
+        self,
+        root: str,
+        categories: list[str] | None = None,
+        name: str | None = None,
+        normal_dir: str = "normal",
+        abnormal_dir: str = "abnormal",
+        mask_dir: str | None = None,
+        normal_test_dir: str | None = None,
+        mask_suffix: str = "",
+        test_fraction: float = 0.25,
+        seed: int = 42,
     ) -> None:
         super().__init__(root, categories, name)
         self.normal_dir, self.abnormal_dir, self.mask_dir = normal_dir, abnormal_dir, mask_dir
@@ -114,6 +122,8 @@ def is_folder(root: Path) -> bool:
 
 
 SPEC = DatasetSpec(
-    "folder", Folder, "your own images: normal/ and abnormal/ folders, optional masks and categories",
+    "folder",
+    Folder,
+    "your own images: normal/ and abnormal/ folders, optional masks and categories",
     signature=Signature("a folder of normal/abnormal images", is_folder, generic=True),
 )

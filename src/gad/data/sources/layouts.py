@@ -52,8 +52,10 @@ def detect_layout(root: str | Path) -> tuple[str, str] | None:
         if spec.signature is not None and spec.signature.matches(root):
             return spec.name, spec.hint(root)
     if _is_class_folders(root):
-        return "class_folders", ("class folders ({train,test}/<class>/*.png, as MNIST/CIFAR-10): read it with "
-                                 "gad.data.sources.MNIST or gad.data.sources.CIFAR10")
+        return "class_folders", (
+            "class folders ({train,test}/<class>/*.png, as MNIST/CIFAR-10): read it with "
+            "gad.data.sources.MNIST or gad.data.sources.CIFAR10"
+        )
     if any_of(p for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
         return "images", "a flat folder of images (no normal/anomalous structure): see gad.data.sources.Folder"
     return None

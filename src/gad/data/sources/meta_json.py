@@ -39,7 +39,11 @@ class MetaJson(SampleSource):
     layout_help = META_LAYOUT
 
     def __init__(
-        self, root: str, categories: list[str] | None = None, name: str | None = None, meta: str = "meta.json",
+        self,
+        root: str,
+        categories: list[str] | None = None,
+        name: str | None = None,
+        meta: str = "meta.json",
     ) -> None:
         super().__init__(root, categories, name)
         self.meta = meta
@@ -60,16 +64,18 @@ class MetaJson(SampleSource):
             meta = json.loads(path.read_text())
         except (OSError, ValueError) as err:
             raise DataLayoutError(f"{self.name}: cannot read {path}: {err}. {META_LAYOUT}") from err
-        if not isinstance(meta, dict) or not isinstance(meta.get("train", {}), dict) or not isinstance(
-            meta.get("test", {}), dict
+        if (
+            not isinstance(meta, dict)
+            or not isinstance(meta.get("train", {}), dict)
+            or not isinstance(meta.get("test", {}), dict)
         ):
-            raise DataLayoutError(f"{self.name}: {path} is not a mapping of \"train\"/\"test\" sections. {META_LAYOUT}")
+            raise DataLayoutError(f'{self.name}: {path} is not a mapping of "train"/"test" sections. {META_LAYOUT}')
         found = sorted(set(meta.get("train", {})) | set(meta.get("test", {})))
         self.check_categories(found)
         wanted = set(self.categories or found)
         for category in sorted(wanted):
             if not meta.get("test", {}).get(category):
-                self.note_missing_test(category, f"{path} has no \"test\" records of {category}")
+                self.note_missing_test(category, f'{path} has no "test" records of {category}')
         rows, dropped = [], 0
         for split in ("train", "test"):
             for category, records in sorted(meta.get(split, {}).items()):
@@ -134,6 +140,8 @@ def is_meta_json(root: Path) -> bool:
 
 
 SPEC = DatasetSpec(
-    "metajson", MetaJson, "a meta.json dataset (APRIL-GAN, AnomalyCLIP, AdaCLIP, DictAS)",
+    "metajson",
+    MetaJson,
+    "a meta.json dataset (APRIL-GAN, AnomalyCLIP, AdaCLIP, DictAS)",
     signature=Signature("a meta.json dataset", is_meta_json, generic=True),
 )

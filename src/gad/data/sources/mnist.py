@@ -30,7 +30,11 @@ class MNIST(ClassFolders):
     normal_group = "even"
 
     def __init__(
-        self, root: str = "data/mnist", categories: list[str] | None = None, name: str | None = None,
-        protocol: Protocol = "one_vs_all", test_per_class: int | None = None,
+        self,
+        root: str = "data/mnist",
+        categories: list[str] | None = None,
+        name: str | None = None,
+        protocol: Protocol = "one_vs_all",
+        test_per_class: int | None = None,
     ) -> None:
         super().__init__(root, categories, name, protocol, test_per_class)

@@ -21,7 +21,10 @@ class MPDD(MVTecLayout):
     default_name = "mpdd"
 
     def __init__(
-        self, root: str = "data/mpdd", categories: list[str] | None = None, name: str | None = None,
+        self,
+        root: str = "data/mpdd",
+        categories: list[str] | None = None,
+        name: str | None = None,
         mask_suffix: str = "_mask",
     ) -> None:
         super().__init__(root, categories, name, mask_suffix)

@@ -103,8 +103,21 @@ class MVTecLayout(SampleSource):
 
 
 MVTEC_AD_CATEGORIES = (
-    "bottle", "cable", "capsule", "carpet", "grid", "hazelnut", "leather", "metal_nut", "pill", "screw", "tile",
-    "toothbrush", "transistor", "wood", "zipper",
+    "bottle",
+    "cable",
+    "capsule",
+    "carpet",
+    "grid",
+    "hazelnut",
+    "leather",
+    "metal_nut",
+    "pill",
+    "screw",
+    "tile",
+    "toothbrush",
+    "transistor",
+    "wood",
+    "zipper",
 )
 
 
@@ -124,7 +137,10 @@ class MVTecAD(MVTecLayout):
     default_name = "mvtec"
 
     def __init__(
-        self, root: str = "data/mvtec", categories: list[str] | None = None, name: str | None = None,
+        self,
+        root: str = "data/mvtec",
+        categories: list[str] | None = None,
+        name: str | None = None,
         mask_suffix: str = "_mask",
     ) -> None:
         super().__init__(root, categories, name, mask_suffix)
@@ -137,10 +153,16 @@ def is_mvtec_like(root: Path) -> bool:
 
 
 SPEC = DatasetSpec(
-    "mvtec", MVTecAD, "MVTec AD (15 categories), as downloaded or DictAS-converted (mask_suffix: \"\")",
+    "mvtec",
+    MVTecAD,
+    'MVTec AD (15 categories), as downloaded or DictAS-converted (mask_suffix: "")',
     mvtec_like=True,
-    signature=Signature("the MVTec AD layout ({category}/train/good, test/<defect>)", is_mvtec_like, generic=True,
-                        read_with="MVTecLayout (or the dataset's own reader)"),
+    signature=Signature(
+        "the MVTec AD layout ({category}/train/good, test/<defect>)",
+        is_mvtec_like,
+        generic=True,
+        read_with="MVTecLayout (or the dataset's own reader)",
+    ),
 )
 LAYOUT_SPEC = DatasetSpec(
     "mvtec_layout", MVTecLayout, "any dataset in the MVTec AD layout", mvtec_like=True, downloaded=False

@@ -13,7 +13,16 @@ from gad.data.sources.mvtec import MVTecLayout
 from gad.data.sources.spec import DatasetSpec, Signature
 
 MVTEC3D_CATEGORIES = (
-    "bagel", "cable_gland", "carrot", "cookie", "dowel", "foam", "peach", "potato", "rope", "tire",
+    "bagel",
+    "cable_gland",
+    "carrot",
+    "cookie",
+    "dowel",
+    "foam",
+    "peach",
+    "potato",
+    "rope",
+    "tire",
 )
 
 MVTEC3D_LAYOUT = (
@@ -37,7 +46,10 @@ class MVTec3D(MVTecLayout):
     layout_help = MVTEC3D_LAYOUT
 
     def __init__(
-        self, root: str = "data/mvtec3d", categories: list[str] | None = None, name: str | None = None,
+        self,
+        root: str = "data/mvtec3d",
+        categories: list[str] | None = None,
+        name: str | None = None,
         include_validation: bool = False,
     ) -> None:
         super().__init__(root, categories, name, mask_suffix="")
@@ -73,6 +85,8 @@ def is_mvtec3d(root: Path) -> bool:
 
 
 SPEC = DatasetSpec(
-    "mvtec3d", MVTec3D, "MVTec 3D-AD (10 categories), RGB images and gt masks only",
+    "mvtec3d",
+    MVTec3D,
+    "MVTec 3D-AD (10 categories), RGB images and gt masks only",
     signature=Signature("MVTec 3D-AD ({category}/train/good/rgb)", is_mvtec3d),
 )

@@ -53,7 +53,11 @@ def prepared_reader(
         f"ROOT/{category}/test/{{good,{defects}}}/* ({masks_text})."
     )
     attributes = {
-        "__doc__": doc, "__module__": "gad.data.sources", "default_name": name, "category": category,
-        "with_masks": masks is not None, "layout_help": layout_help,
+        "__doc__": doc,
+        "__module__": "gad.data.sources",
+        "default_name": name,
+        "category": category,
+        "with_masks": masks is not None,
+        "layout_help": layout_help,
     }
     return type(class_name, (PreparedLayout,), attributes)

@@ -20,8 +20,12 @@ class QuickstartData(MVTecLayout):
     default_name = "quickstart"
 
     def __init__(
-        self, root: str = "data/quickstart", categories: list[str] | None = None, name: str | None = None,
-        seed: int = 0, image_size: int = 128,
+        self,
+        root: str = "data/quickstart",
+        categories: list[str] | None = None,
+        name: str | None = None,
+        seed: int = 0,
+        image_size: int = 128,
     ) -> None:
         super().__init__(root, categories, name, mask_suffix="_mask")
         self.seed = seed

@@ -26,7 +26,10 @@ class RESC(MVTecLayout):
     layout_help = RESC_LAYOUT
 
     def __init__(
-        self, root: str = "data/resc", categories: list[str] | None = None, name: str | None = None,
+        self,
+        root: str = "data/resc",
+        categories: list[str] | None = None,
+        name: str | None = None,
         mask_suffix: str = "",
     ) -> None:
         super().__init__(root, categories, name, mask_suffix)

@@ -12,7 +12,17 @@ from gad.data.sources.layouts import any_of, subdirs
 from gad.data.sources.spec import DatasetSpec, Signature
 
 VISA_CATEGORIES = (
-    "candle", "capsules", "cashew", "chewinggum", "fryum", "macaroni1", "macaroni2", "pcb1", "pcb2", "pcb3", "pcb4",
+    "candle",
+    "capsules",
+    "cashew",
+    "chewinggum",
+    "fryum",
+    "macaroni1",
+    "macaroni2",
+    "pcb1",
+    "pcb2",
+    "pcb3",
+    "pcb4",
     "pipe_fryum",
 )
 
@@ -42,7 +52,10 @@ class VisA(SampleSource):
     layout_help = VISA_LAYOUT
 
     def __init__(
-        self, root: str = "data/visa", categories: list[str] | None = None, name: str | None = None,
+        self,
+        root: str = "data/visa",
+        categories: list[str] | None = None,
+        name: str | None = None,
         split_csv: str = "split_csv/1cls.csv",
     ) -> None:
         super().__init__(root, categories, name)
@@ -108,6 +121,8 @@ def is_visa(root: Path) -> bool:
 
 
 SPEC = DatasetSpec(
-    "visa", VisA, "VisA (12 categories), one-class split of split_csv/1cls.csv",
+    "visa",
+    VisA,
+    "VisA (12 categories), one-class split of split_csv/1cls.csv",
     signature=Signature("the VisA download (split_csv/1cls.csv, {category}/Data/Images)", is_visa),
 )

@@ -42,16 +42,16 @@ class BackboneFeatures:
 class ClipConfig:
     """Which CLIP to build; a plain dataclass so configs and checkpoints hold settings, never weights.
 
-        model_name: any open_clip model name, e.g. ``ViT-L-14-336`` or the shipped ``gad-tiny-vit``.
-        pretrained: an open_clip tag (``openai``, ``laion400m_e32``, ...), a local checkpoint file, or
-            ``None`` for random initialisation (tests and the quickstart).
-        layers: tapped transformer blocks, 1-based as in the papers (DictAS 6/12/18/24, InCTRL 7/9/11).
-        image_size: input size; differs from the model's native size by resizing the position embedding.
-        quick_gelu: activation of the MLPs. ``None`` follows the weights (QuickGELU for OpenAI weights);
-            ``False`` runs OpenAI weights with exact GELU, as the DictAS authors did.
-        cache_dir: where downloaded weights live (default: the Hugging Face cache).
-        model_config: an open_clip model config (``embed_dim``, ``vision_cfg``, ``text_cfg``) for an architecture
-            open_clip does not know, registered under ``model_name``; kept inline so that a checkpoint carries it.
+    model_name: any open_clip model name, e.g. ``ViT-L-14-336`` or the shipped ``gad-tiny-vit``.
+    pretrained: an open_clip tag (``openai``, ``laion400m_e32``, ...), a local checkpoint file, or
+        ``None`` for random initialisation (tests and the quickstart).
+    layers: tapped transformer blocks, 1-based as in the papers (DictAS 6/12/18/24, InCTRL 7/9/11).
+    image_size: input size; differs from the model's native size by resizing the position embedding.
+    quick_gelu: activation of the MLPs. ``None`` follows the weights (QuickGELU for OpenAI weights);
+        ``False`` runs OpenAI weights with exact GELU, as the DictAS authors did.
+    cache_dir: where downloaded weights live (default: the Hugging Face cache).
+    model_config: an open_clip model config (``embed_dim``, ``vision_cfg``, ``text_cfg``) for an architecture
+        open_clip does not know, registered under ``model_name``; kept inline so that a checkpoint carries it.
     """
 
     model_name: str = "ViT-L-14-336"
@@ -98,8 +98,13 @@ class ClipBackbone(nn.Module):
 
         def build(source: str | None, size: int | None) -> nn.Module:
             return open_clip.create_model(
-                model_name, pretrained=source, force_quick_gelu=quick_gelu, force_image_size=size,
-                cache_dir=cache_dir, pretrained_text=False, require_pretrained=source is not None,
+                model_name,
+                pretrained=source,
+                force_quick_gelu=quick_gelu,
+                force_image_size=size,
+                cache_dir=cache_dir,
+                pretrained_text=False,
+                require_pretrained=source is not None,
             )
 
         if weights.source is None:

@@ -42,7 +42,9 @@ class WeightSource:
     expected: str = ""
 
     def describe(self) -> str:
-        return {"random": "random init", "file": f"file {self.source}", "tag": f"open_clip tag {self.source}"}[self.kind]
+        return {"random": "random init", "file": f"file {self.source}", "tag": f"open_clip tag {self.source}"}[
+            self.kind
+        ]
 
     def load(self, build: Callable[[str | None], nn.Module]) -> nn.Module:
         """Build the model through ``build(pretrained)`` and load the weights, translating failures."""
@@ -77,7 +79,9 @@ def resolve_pretrained(model_name: str, pretrained: str | None, cache_dir: str |
             f"{tags or 'no tags for this model'}. Pass a tag, a local file path, or null for random init."
         )
     cfg = open_clip.get_pretrained_cfg(model_name, pretrained)
-    source = WeightSource(model_name, "tag", pretrained, bool(cfg.get("quick_gelu", False)), _expected_file(cfg, cache_dir))
+    source = WeightSource(
+        model_name, "tag", pretrained, bool(cfg.get("quick_gelu", False)), _expected_file(cfg, cache_dir)
+    )
     if _offline() and not _cached(cfg, cache_dir):
         raise WeightsNotFoundError(_missing_message(source, "HF_HUB_OFFLINE is set and the file is not in the cache."))
     return source
@@ -109,13 +113,17 @@ def _cached(cfg: dict, cache_dir: str | None) -> bool:
         names = [filename] if filename else ["open_clip_model.safetensors", "open_clip_pytorch_model.bin"]
         return any(isinstance(try_to_load_from_cache(repo, name, cache_dir=cache_dir), str) for name in names)
     url = cfg.get("url", "")
-    return bool(url) and os.path.isfile(os.path.join(cache_dir or os.path.expanduser("~/.cache/clip"), os.path.basename(url)))
+    return bool(url) and os.path.isfile(
+        os.path.join(cache_dir or os.path.expanduser("~/.cache/clip"), os.path.basename(url))
+    )
 
 
 def _offline() -> bool:
     from huggingface_hub import constants
 
-    return bool(constants.is_offline_mode()) if hasattr(constants, "is_offline_mode") else bool(constants.HF_HUB_OFFLINE)
+    return (
+        bool(constants.is_offline_mode()) if hasattr(constants, "is_offline_mode") else bool(constants.HF_HUB_OFFLINE)
+    )
 
 
 def _load_file(model: nn.Module, model_name: str, path: str) -> None:
@@ -142,8 +150,15 @@ def _reason(err: Exception) -> str:
     text = str(err)
     if text.startswith("Weights only load failed"):
         paragraphs = [" ".join(p.split()) for p in text.split("\n\n") if p.strip()]
-        detail = paragraphs[1].replace("Please file an issue with the following so that we can make "
-                                       "`weights_only=True` compatible with your use case: ", "") if len(paragraphs) > 2 else ""
+        detail = (
+            paragraphs[1].replace(
+                "Please file an issue with the following so that we can make "
+                "`weights_only=True` compatible with your use case: ",
+                "",
+            )
+            if len(paragraphs) > 2
+            else ""
+        )
         return f"not a tensors-only torch.save file ({detail[:200]})"
     return f"{type(err).__name__}: {' '.join(text.split())[:300] or 'file ended early'}"
 

@@ -103,7 +103,13 @@ class DictAS(FewShotAnomalyModule):
             alpha=alpha,
         )
         self.model: DictASModel = DictASModel(
-            ClipBackbone(config), lookup, scales, num_heads, dropout, inference=inference, protocol=protocol,
+            ClipBackbone(config),
+            lookup,
+            scales,
+            num_heads,
+            dropout,
+            inference=inference,
+            protocol=protocol,
             sparsemax_topk=sparsemax_topk,
         )
         self._set_preprocessing(preprocessing)
@@ -133,8 +139,9 @@ class DictAS(FewShotAnomalyModule):
         self.log("train/loss", losses.loss, batch_size=size, prog_bar=True)
         terms = {"train/loss_query": losses.query, "train/loss_cqc": losses.cqc, "train/loss_tac": losses.tac}
         self.log_dict(terms, batch_size=size)
-        self._epoch_query = self._epoch_query + torch.tensor([losses.query.detach().item() * size, size],
-                                                             dtype=torch.float64)
+        self._epoch_query = self._epoch_query + torch.tensor(
+            [losses.query.detach().item() * size, size], dtype=torch.float64
+        )
         return losses.loss
 
     def on_train_epoch_start(self) -> None:
@@ -217,7 +224,9 @@ class DictAS(FewShotAnomalyModule):
             name = self.dataset_names[index].lower()
             self.model.protocol = name if name in PROTOCOLS else None
             if self.model.protocol is None:
-                rank_zero_warn(f"gad: no official DictAS test rules for dataset {name!r} (known: {', '.join(PROTOCOLS)})")
+                rank_zero_warn(
+                    f"gad: no official DictAS test rules for dataset {name!r} (known: {', '.join(PROTOCOLS)})"
+                )
         else:
             self.model.protocol = None
         super()._use_dataset(index)
@@ -249,7 +258,9 @@ class DictAS(FewShotAnomalyModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         super().on_save_checkpoint(checkpoint)
         checkpoint[PHASE_KEY] = {
-            "value_frozen": self.value_frozen, "best_metric": self.best_metric, "snapshot": self._snapshot,
+            "value_frozen": self.value_frozen,
+            "best_metric": self.best_metric,
+            "snapshot": self._snapshot,
             "epoch_query": self._epoch_query.clone(),
         }
 

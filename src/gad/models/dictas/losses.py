@@ -51,6 +51,7 @@ def text_alignment_loss(query_embedding: Tensor, retrieved_embedding: Tensor, te
     text embeddings of each sample's category; label: (B,) 1 = anomalous. The retrieved content always comes from
     normal references, so it is pushed toward the normal text; the query toward its own label.
     """
+
     def logits(x: Tensor) -> Tensor:
         x = nn.functional.normalize(x.float(), dim=-1)
         return 100 * torch.einsum("bd,bkd->bk", x, text.to(x.dtype))

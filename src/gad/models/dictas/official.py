@@ -13,7 +13,9 @@ from gad.models.components.pretrained import WeightsNotFoundError
 from gad.models.dictas.lightning_model import DictAS
 from gad.models.dictas.protocol import Protocol, official_settings
 from gad.models.official_import import (
-    fit_tensors, read_model_config, read_official,
+    fit_tensors,
+    read_model_config,
+    read_official,
 )
 
 PAPER_CLIP = "ViT-L-14-336"
@@ -28,8 +30,14 @@ MODULES = {
     "Fuse_Feature.post_process.": "head.output.",
 }
 BLOCK = {
-    "q_proj.": "q.", "k_proj.": "k.", "v_proj.": "v.", "norm1.": "norm1.", "TwoLayerMLP.linear1.": "fc1.",
-    "TwoLayerMLP.linear2.": "fc2.", "TwoLayerMLP.norm.": "norm2.", "TwoLayerMLP.linear3.": "fc3.",
+    "q_proj.": "q.",
+    "k_proj.": "k.",
+    "v_proj.": "v.",
+    "norm1.": "norm1.",
+    "TwoLayerMLP.linear1.": "fc1.",
+    "TwoLayerMLP.linear2.": "fc2.",
+    "TwoLayerMLP.norm.": "norm2.",
+    "TwoLayerMLP.linear3.": "fc3.",
 }
 
 
@@ -37,12 +45,12 @@ def gad_name(official: str) -> str | None:
     """gad's name of an official ``MyDictionary`` parameter, ``None`` for a name that is not one."""
     for prefix, ours in MODULES.items():
         if official.startswith(prefix):
-            rest = official[len(prefix):]
+            rest = official[len(prefix) :]
             if ours.startswith("head."):
                 return ours + rest
             for name, mine in BLOCK.items():
                 if rest.startswith(name):
-                    return ours + mine + rest[len(name):]
+                    return ours + mine + rest[len(name) :]
     return None
 
 
@@ -56,8 +64,12 @@ def convert(weights: dict[str, Tensor], path: str | Path) -> dict[str, Tensor]:
 
 
 def import_dictas(
-    weights: str | Path, clip: str | Path, output: str | Path, clip_config: str | Path | None = None,
-    protocol: Protocol | None = None, image_size: int | None = None,
+    weights: str | Path,
+    clip: str | Path,
+    output: str | Path,
+    clip_config: str | Path | None = None,
+    protocol: Protocol | None = None,
+    image_size: int | None = None,
 ) -> Path:
     """Write ``output``, a gad DictAS checkpoint of the released ``weights`` on the CLIP file ``clip`` (run with exact
     GELU, as the authors did), read with the official test rules of ``protocol`` (layers, scales, sigma, alpha)."""
@@ -71,21 +83,28 @@ def import_dictas(
     custom = read_model_config(clip_config)
     model_name, model_config = custom if custom else (PAPER_CLIP, None)
     backbone = ClipConfig(
-        model_name=model_name, pretrained=str(clip), layers=list(PAPER_LAYERS), image_size=image_size,
-        quick_gelu=False, model_config=model_config,
+        model_name=model_name,
+        pretrained=str(clip),
+        layers=list(PAPER_LAYERS),
+        image_size=image_size,
+        quick_gelu=False,
+        model_config=model_config,
     )
     rules = {}
     if protocol is not None:
         settings = official_settings(protocol, "", 1)
         rules = {
-            "protocol": protocol, "test_layers": list(settings.layers), "test_scales": list(settings.scales),
-            "sigma": settings.sigma, "alpha": settings.alpha,
+            "protocol": protocol,
+            "test_layers": list(settings.layers),
+            "test_scales": list(settings.scales),
+            "sigma": settings.sigma,
+            "alpha": settings.alpha,
         }
     module = DictAS(backbone=backbone, **rules)  # its default preprocessing is the official rule
     clip_name = f"{model_name!r} ({clip})"
     fit_tensors(module.model, tensors, weights, clip_name, lambda name: name.startswith("backbone."))
     return write_checkpoint(
-        module, output,
-        imported={"method": "dictas", "weights": str(Path(weights).resolve()), "clip": str(clip),
-                  "protocol": protocol},
+        module,
+        output,
+        imported={"method": "dictas", "weights": str(Path(weights).resolve()), "clip": str(clip), "protocol": protocol},
     )

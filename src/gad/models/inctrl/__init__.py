@@ -6,6 +6,12 @@ from gad.models.inctrl.torch_model import InCTRLModel, InCTRLScores, PromptFeatu
 from gad.models.inctrl.training_data import BalancedBatchSampler, InCTRLTrainingPipeline
 
 __all__ = [
-    "BalancedBatchSampler", "InCTRL", "InCTRLModel", "InCTRLScores", "InCTRLTrainingPipeline", "PromptFeatures",
-    "focal_loss", "paper_backbone",
+    "BalancedBatchSampler",
+    "InCTRL",
+    "InCTRLModel",
+    "InCTRLScores",
+    "InCTRLTrainingPipeline",
+    "PromptFeatures",
+    "focal_loss",
+    "paper_backbone",
 ]

@@ -45,7 +45,13 @@ class ScoreHead(nn.Module):
         for linear, norm in zip(self.linears, self.norms):
             x = F.relu(linear(x))
             x = F.batch_norm(
-                x, norm.running_mean, norm.running_var, norm.weight, norm.bias,
-                training=batch_statistics, momentum=norm.momentum, eps=norm.eps,
+                x,
+                norm.running_mean,
+                norm.running_var,
+                norm.weight,
+                norm.bias,
+                training=batch_statistics,
+                momentum=norm.momentum,
+                eps=norm.eps,
             )
         return torch.sigmoid(self.out(x)).squeeze(-1)

@@ -17,12 +17,19 @@ from gad.models.checkpoint_file import write_checkpoint
 from gad.models.components.clip_backbone import ClipConfig
 from gad.models.inctrl.lightning_model import InCTRL, paper_backbone
 from gad.models.official_import import (
-    fit_tensors, read_model_config, read_official,
+    fit_tensors,
+    read_model_config,
+    read_official,
 )
 
 HEADS = {"adapter.fc.": "adapter.layers.", "diff_head_ref.": "image_head.", "diff_head.": "holistic_head."}
-HEAD_LAYERS = {"projection1.": "linears.0.", "projection2.": "linears.1.", "projection3.": "out.",
-               "bn2.": "norms.0.", "bn3.": "norms.1."}
+HEAD_LAYERS = {
+    "projection1.": "linears.0.",
+    "projection2.": "linears.1.",
+    "projection3.": "out.",
+    "bn2.": "norms.0.",
+    "bn3.": "norms.1.",
+}
 UNUSED = "bn1."
 NEGATED = "image_head.linears.0.weight"
 CLIP_PREFIX = "backbone.model."
@@ -33,14 +40,14 @@ def gad_name(official: str) -> str | None:
     """gad's ``InCTRLModel`` name of an official parameter; ``None`` for an unused one (``bn1``)."""
     for prefix, ours in HEADS.items():
         if official.startswith(prefix):
-            rest = official[len(prefix):]
+            rest = official[len(prefix) :]
             if ours.startswith("adapter."):
                 return ours + rest
             if rest.startswith(UNUSED):
                 return None
             for name, mine in HEAD_LAYERS.items():
                 if rest.startswith(name):
-                    return ours + mine + rest[len(name):]
+                    return ours + mine + rest[len(name) :]
             return ours + rest  # not an official layer: refused by fit_tensors
     return CLIP_PREFIX + official
 
@@ -60,13 +67,18 @@ def import_inctrl(checkpoint: str | Path, output: str | Path, clip_config: str |
     paper = paper_backbone()
     model_name, model_config = custom if custom else (paper.model_name, None)
     backbone = ClipConfig(
-        model_name=model_name, pretrained=None, layers=list(paper.layers), image_size=None, quick_gelu=False,
+        model_name=model_name,
+        pretrained=None,
+        layers=list(paper.layers),
+        image_size=None,
+        quick_gelu=False,
         model_config=model_config,
     )
     module = InCTRL(backbone=backbone)  # its default preprocessing is the official rule
     fit_tensors(module.model, tensors, checkpoint, repr(model_name), _gad_only)
     return write_checkpoint(
-        module, output,
+        module,
+        output,
         imported={"method": "inctrl", "weights": str(Path(checkpoint).resolve()), "clip": "inside this checkpoint"},
     )
 

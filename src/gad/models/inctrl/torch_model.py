@@ -154,6 +154,9 @@ class InCTRLModel(FewShotModel):
             score=scores.score,
             anomaly_map=upsample_and_smooth(patch_scores, images.shape[-1], self.sigma),
             parts={
-                "image": scores.image, "text": scores.text, "holistic": scores.holistic, "patch_max": scores.patch_max
+                "image": scores.image,
+                "text": scores.text,
+                "holistic": scores.holistic,
+                "patch_max": scores.patch_max,
             },
         )

@@ -116,8 +116,13 @@ class InCTRLTrainingPipeline(TrainingPipeline):
     """
 
     def __init__(
-        self, shots: int = 2, include_query: bool = False, steps_per_epoch: int = 100, seed: int = 10,
-        synthetic_anomalies: bool = False, anomaly_source: str | None = None,
+        self,
+        shots: int = 2,
+        include_query: bool = False,
+        steps_per_epoch: int = 100,
+        seed: int = 10,
+        synthetic_anomalies: bool = False,
+        anomaly_source: str | None = None,
     ) -> None:
         if shots < 1:
             raise ConfigError(f"InCTRLTrainingPipeline: shots must be >= 1, got {shots}")
@@ -156,8 +161,11 @@ class InCTRLTrainingPipeline(TrainingPipeline):
 
     def batch_sampler(self, batch_size: int) -> BalancedBatchSampler:
         return BalancedBatchSampler(
-            SequentialSampler(range(self.item_count())), batch_size,
-            labels=self.item_labels(), steps_per_epoch=self.steps_per_epoch, seed=self.seed,
+            SequentialSampler(range(self.item_count())),
+            batch_size,
+            labels=self.item_labels(),
+            steps_per_epoch=self.steps_per_epoch,
+            seed=self.seed,
         )
 
     def prompt_rows(self, index: int) -> np.ndarray:
