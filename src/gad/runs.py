@@ -20,7 +20,6 @@ from gad.output_paths import check_writable
 from gad.errors import GadError, gad_error_in
 
 RUNS_ENV = "GAD_RUNS_DIR"
-OUTPUT_ENV = "GAD_OUTPUT_DIR"  # hands the folder chosen by rank 0 to the DDP processes it launches
 CONFIG_NAME = "config.yaml"
 STATUS_NAME = "status.json"
 FINISHED, RUNNING, FAILED, INTERRUPTED = "finished", "running", "failed", "interrupted"
@@ -47,9 +46,7 @@ def ensure_folder(folder: Path, what: str) -> Path:
 
 def new_output_dir(parent: Path, name: str) -> Path:
     """A fresh folder ``parent/<timestamp>_<name>`` (``-2``, ``-3``... when taken), created atomically and marked
-    running; DDP child processes reuse the one of rank 0."""
-    if os.environ.get("LOCAL_RANK", "0") != "0" and os.environ.get(OUTPUT_ENV):
-        return Path(os.environ[OUTPUT_ENV])
+    running."""
     ensure_folder(parent, f"Runs folder (${RUNS_ENV})" if parent == runs_root() else "Output folder")
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     suffix = 1
@@ -67,7 +64,6 @@ def new_output_dir(parent: Path, name: str) -> Path:
 def reopen_run(folder: Path) -> None:
     """Mark ``folder`` running for the command now starting (a new folder, or a run being resumed)."""
     write_status(folder, RUNNING)
-    os.environ[OUTPUT_ENV] = str(folder)
     if _open_commands:
         _open_commands[-1].append(folder)
 
