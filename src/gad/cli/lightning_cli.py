@@ -53,7 +53,7 @@ class SaveRunConfig(SaveConfigCallback):
         folder.mkdir(parents=True, exist_ok=True)
         if not (stage == "fit" and self.config.get("ckpt_path") and (folder / CONFIG_NAME).is_file()):
             # nulls are kept (`pretrained: null` must stay random init on a re-fit); a resumed run keeps its config
-            self.parser.save(self.config, folder / CONFIG_NAME, overwrite=True, multifile=False, skip_none=False)
+            self.parser.save(self.config, folder / CONFIG_NAME, overwrite=True, multifile=False, skip_unset=False)
         log_config(
             trainer, self.config.clone().as_dict(), run_identity(str(getattr(stage, "value", stage)), self.config)
         )
