@@ -11,12 +11,13 @@ import json
 import os
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from gad.output_paths import check_writable
+from gad.output_paths import check_writable, write_atomic
 from gad.errors import GadError, gad_error_in
 
 RUNS_ENV = "GAD_RUNS_DIR"
@@ -72,9 +73,7 @@ def write_status(folder: Path, status: str, error: str | None = None) -> None:
     record = {"status": status, "pid": os.getpid(), "time": datetime.now().isoformat(timespec="seconds")}
     if error:
         record["error"] = error
-    partial = folder / f".{STATUS_NAME}.{os.getpid()}"
-    partial.write_text(json.dumps(record, indent=1) + "\n")
-    partial.replace(folder / STATUS_NAME)
+    write_atomic(folder / STATUS_NAME, json.dumps(record, indent=1) + "\n")
 
 
 def run_status(folder: Path) -> str | None:
@@ -91,12 +90,9 @@ def command_status() -> Iterator[None]:
     SIGTERM, ``failed`` on any other error. A SIGKILL leaves ``running``, which is never taken for finished."""
     created: list[Path] = []
     _open_commands.append(created)
-    previous = signal.getsignal(signal.SIGTERM)
-    main_thread = _in_main_thread()
-    if main_thread:
-        signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        yield
+        with sigterm_interrupts():
+            yield
     except BaseException as err:
         status, cause = _status_of(err), gad_error_in(err) or err
         for folder in created:
@@ -107,18 +103,29 @@ def command_status() -> Iterator[None]:
             write_status(folder, FINISHED)
     finally:
         _open_commands.remove(created)
-        if main_thread:
-            signal.signal(signal.SIGTERM, previous)
 
 
-def _in_main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
+@contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """Inside the block, SIGTERM stops the command as Ctrl-C does (``KeyboardInterrupt`` in the main thread, which
+    Lightning shuts down gracefully), instead of ending the process at once or being logged and ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
+
+
+def was_interrupted(err: BaseException) -> bool:
+    """Whether ``err`` ended a command because of Ctrl-C or SIGTERM."""
+    return _status_of(err) == INTERRUPTED
 
 
 def _status_of(err: BaseException) -> str:

@@ -22,14 +22,14 @@ from gad.cli.model_names import import_model_packages
 from gad.cli.predict_command import image_mode_help, is_folder_mode, predict_main
 from gad.cli.run_arguments import model_from_checkpoint, resolve_run_arguments
 from gad.cli.target_sets import replace_targets
-from gad.cli.verbosity import is_verbose, say
+from gad.cli.verbosity import is_verbose, say, set_verbosity
 from gad.data.datamodule import FewShotDataModule
 from gad.errors import ConfigError
 from gad.metrics.anomaly_metrics import MetricSettings
 from gad.metrics.undefined import UndefinedMetricsError, undefined_lines
 from gad.models.base import FewShotAnomalyModule
 from gad.runs import CONFIG_NAME, command_status, new_output_dir, reopen_run, run_of_checkpoint, runs_root
-from gad.tracking import RunIdentity, has_api_key, log_config
+from gad.tracking import RunIdentity, has_api_key, log_config, silence_wandb
 
 PREDICT_DESCRIPTION = """Score images with a trained model, in one of two modes.
 
@@ -207,6 +207,8 @@ def _point_loggers_at(trainer: Namespace, folder: Path, identity: RunIdentity) -
         if isinstance(logger, Namespace) and "init_args" in logger:
             logger.init_args.save_dir = str(folder)
             if logger.class_path.endswith("WandbLogger"):
+                if not is_verbose():
+                    silence_wandb()
                 logger.init_args.name = identity.name
                 logger.init_args.group = identity.group
                 logger.init_args.job_type = identity.command
@@ -237,6 +239,7 @@ def run_lightning(argv: list[str]) -> GadCLI:
     check_config_files(config_files(argv))
     argv = replace_targets(model_from_checkpoint(argv))
     import_model_packages()  # every model can be named by its class name alone (--model PatchResidual)
+    set_verbosity(is_verbose())  # again: importing Lightning set its loggers to INFO
     hand_to_ddp(argv, is_verbose())
     with command_status():
         cli = GadCLI(argv)

@@ -1,5 +1,6 @@
 """Quiet by default: gad says what it does and where it writes; Lightning's tips and hardware lines, wandb's banners
-and library-internal deprecations stay out of the way unless ``--verbose`` (anywhere on the command line)."""
+(``gad.tracking.silence_wandb``) and library-internal deprecations stay out of the way unless ``--verbose``
+(anywhere on the command line)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ QUIET_LOGGERS = ("lightning.pytorch", "lightning.fabric")
 HARMLESS_WARNINGS = (
     r".*isinstance\(treespec, LeafSpec\)` is deprecated",  # inside Lightning, nothing a user can change
     r"Found \d+ module\(s\) in eval mode at the start of training",  # the frozen CLIP, on purpose
-    r"The anonymous setting has no effect",  # wandb, about Lightning's WandbLogger default
+    r"``instantiate_classes`` was deprecated",  # jsonargparse, about Lightning's own calls
+    r"skip_none parameter was deprecated",
 )
 
 _verbose = False
@@ -46,7 +48,6 @@ def set_verbosity(verbose: bool) -> None:
         logging.getLogger(name).setLevel(logging.NOTSET if verbose else logging.WARNING)
     if verbose:
         return
-    os.environ.setdefault("WANDB_SILENT", "true")
     for message in HARMLESS_WARNINGS:
         warnings.filterwarnings("ignore", message=message)
 
