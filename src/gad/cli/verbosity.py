@@ -45,7 +45,7 @@ def set_verbosity(verbose: bool) -> None:
     global _verbose
     _verbose = verbose
     for name in QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(logging.NOTSET if verbose else logging.WARNING)
+        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
     if verbose:
         return
     for message in HARMLESS_WARNINGS:
