@@ -72,5 +72,7 @@ def predict_main(argv: list[str]) -> None:
 
 
 def image_mode_help() -> str:
-    """The image mode's options, for ``gad predict --help`` (which LightningCLI answers)."""
-    return _parser().format_help()
+    """The image mode's usage and options, for ``gad predict --help`` (which LightningCLI answers)."""
+    parser = _parser()
+    parser.description = None
+    return parser.format_help()
