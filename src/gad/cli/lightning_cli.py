@@ -131,36 +131,38 @@ class GadCLI(LightningCLI):
             check_checkpoint_method(self.config[subcommand])
 
     def before_instantiate_classes(self) -> None:
-        config = self.config[self.subcommand]
-        reapply_model_options(config, self._given[self.subcommand], self._argv[1:])
+        command = str(self.subcommand)
+        config = self.config[command]
+        reapply_model_options(config, self._given[command], self._argv[1:])
         check_accelerator(config.trainer.get("accelerator"), config.trainer.get("devices"))
         if config.get("shots") is not None:
             config.data.init_args.shots = config.shots
-        out_dir = self._output_dir(config)
+        out_dir = _output_dir(command, config)
         config.trainer.default_root_dir = str(out_dir)
-        _point_loggers_at(config.trainer, out_dir, run_identity(self.subcommand, config))
-        if self.subcommand == "fit":
+        _point_loggers_at(config.trainer, out_dir, run_identity(command, config))
+        if command == "fit":
             _point_checkpoints_at(config.trainer, out_dir / "checkpoints")
         elif "verbose" in config:
             config.verbose = is_verbose()  # ResultsWriter prints the per-category table instead of Lightning's flat one
-        say(f"gad {self.subcommand}: writing to {out_dir}")
+        say(f"gad {command}: writing to {out_dir}")
 
-    def _output_dir(self, config: Namespace) -> Path:
-        model = config.model.class_path.rsplit(".", 1)[-1].lower()
-        if self.subcommand == "fit" and config.get("ckpt_path"):
-            folder = run_of_checkpoint(Path(config.ckpt_path))  # a resumed fit continues in its own run folder
-            if folder is None:
-                raise ConfigError(f"--ckpt_path {config.ckpt_path}: not inside a gad run folder, nothing to resume.")
-            return shared_output_dir(lambda: _reopened(folder))
-        if self.subcommand == "fit":
-            return shared_output_dir(lambda: new_output_dir(runs_root(), f"{model}_{_data_name(config)}"))
-        data = config.data.init_args
-        name = f"k{data.shots}_seed{data.seed}"
-        run = run_of_checkpoint(Path(config.ckpt_path)) if config.get("ckpt_path") else None
-        if run is not None:
-            return shared_output_dir(lambda: new_output_dir(run / self.subcommand, name))
-        # not inside a run: under runs/
-        return shared_output_dir(lambda: new_output_dir(runs_root(), f"{model}_{self.subcommand}_{name}"))
+
+def _output_dir(command: str, config: Namespace) -> Path:
+    """The command's folder (see ``GadCLI``), shared with the DDP processes it launches."""
+    model = config.model.class_path.rsplit(".", 1)[-1].lower()
+    if command == "fit" and config.get("ckpt_path"):
+        folder = run_of_checkpoint(Path(config.ckpt_path))  # a resumed fit continues in its own run folder
+        if folder is None:
+            raise ConfigError(f"--ckpt_path {config.ckpt_path}: not inside a gad run folder, nothing to resume.")
+        return shared_output_dir(lambda: _reopened(folder))
+    if command == "fit":
+        return shared_output_dir(lambda: new_output_dir(runs_root(), f"{model}_{_data_name(config)}"))
+    data = config.data.init_args
+    name = f"k{data.shots}_seed{data.seed}"
+    run = run_of_checkpoint(Path(config.ckpt_path)) if config.get("ckpt_path") else None
+    # inside the checkpoint's run, else (an imported or copied checkpoint, or none) under runs/
+    parent, name = (run / command, name) if run is not None else (runs_root(), f"{model}_{command}_{name}")
+    return shared_output_dir(lambda: new_output_dir(parent, name))
 
 
 def _reopened(folder: Path) -> Path:
