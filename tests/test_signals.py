@@ -18,18 +18,7 @@ from tests.conftest import REPO
 pytestmark = pytest.mark.slow
 
 GAD = str(Path(sys.executable).parent / "gad")
-SWEEP = [
-    "benchmark",
-    "--shots",
-    "1",
-    "2",
-    "--seeds",
-    "0",
-    "1",
-    "--",
-    "--config",
-    str(REPO / "configs" / "quickstart.yaml"),
-]
+SWEEP = [*"benchmark --shots 1 2 --seeds 0 1 -- --config".split(), str(REPO / "configs" / "quickstart.yaml")]
 
 
 def _statuses(runs: Path) -> dict[Path, str]:
