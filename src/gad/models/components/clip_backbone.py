@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Sequence
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from copy import deepcopy
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -97,15 +99,16 @@ class ClipBackbone(nn.Module):
         self.is_pretrained = weights.source is not None
 
         def build(source: str | None, size: int | None) -> nn.Module:
-            return open_clip.create_model(
-                model_name,
-                pretrained=source,
-                force_quick_gelu=quick_gelu,
-                force_image_size=size,
-                cache_dir=cache_dir,
-                pretrained_text=False,
-                require_pretrained=source is not None,
-            )
+            with _without_random_init_warning():
+                return open_clip.create_model(
+                    model_name,
+                    pretrained=source,
+                    force_quick_gelu=quick_gelu,
+                    force_image_size=size,
+                    cache_dir=cache_dir,
+                    pretrained_text=False,
+                    require_pretrained=source is not None,
+                )
 
         if weights.source is None:
             self.model = build(None, image_size)
@@ -170,6 +173,24 @@ class ClipBackbone(nn.Module):
         """L2-normalised text embeddings (N, D)."""
         tokens = self.tokenizer(texts).to(self.mean.device)
         return nn.functional.normalize(self.model.encode_text(tokens), dim=-1)
+
+
+class _RandomInitWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("No pretrained weights loaded")
+
+
+@contextmanager
+def _without_random_init_warning() -> Iterator[None]:
+    """open_clip warns "No pretrained weights loaded ... initialized randomly" for every model built without a
+    source; gad builds so on purpose, then loads a weights file or a trained checkpoint into it, so the line would
+    mislead (a random init asked for by ``pretrained: null`` is what ``ClipBackbone.pretrained`` says)."""
+    quiet = _RandomInitWarning()
+    logging.getLogger().addFilter(quiet)
+    try:
+        yield
+    finally:
+        logging.getLogger().removeFilter(quiet)
 
 
 def with_image_size(
