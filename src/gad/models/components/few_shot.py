@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from gad.models.components.clip_backbone import ClipBackbone
 
 
 @dataclass
@@ -24,6 +27,8 @@ class AnomalyPrediction:
 
 class FewShotModel(nn.Module, ABC):
     """Tensors in, tensors out: references are encoded once per category, then every query reuses them."""
+
+    backbone: ClipBackbone
 
     def __init__(self) -> None:
         super().__init__()

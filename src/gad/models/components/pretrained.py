@@ -49,6 +49,7 @@ class WeightSource:
     def load(self, build: Callable[[str | None], nn.Module]) -> nn.Module:
         """Build the model through ``build(pretrained)`` and load the weights, translating failures."""
         if self.kind == "file":
+            assert self.source is not None  # resolve_pretrained gives a "file" source its path
             model = build(None)
             _load_file(model, self.model_name, self.source)
             return model
