@@ -69,7 +69,8 @@ def run_sweep(run: str | None, shots: list[int], seeds: list[int], targets: list
     records: list[dict] = []
     tests: list[dict] = []
     run_folder: Path | None = Path(run) if run else None
-    for target in targets or [None]:
+    target_list: list[str | None] = [*targets] or [None]
+    for target in target_list:
         for k in shots:
             for seed in seeds:
                 # the run's (or given) config, then the target's, then shots and seed: later arguments win
