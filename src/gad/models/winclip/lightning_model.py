@@ -51,8 +51,7 @@ class WinCLIP(FewShotAnomalyModule):
     ) -> None:
         super().__init__()
         config = ClipConfig.of(backbone, paper_backbone)
-        backbone = config.as_dict()  # saved as a plain dict
-        scales = list(scales)
         self.save_hyperparameters()
+        self.hparams.update(backbone=config.as_dict(), scales=list(scales))  # plain types, as checkpoints load
         self.model: WinCLIPModel = WinCLIPModel(ClipBackbone(config), scales, stride, temperature, sigma, class_names)
         self._set_preprocessing(preprocessing)
