@@ -1,4 +1,5 @@
-"""WinCLIP through the gad command: tested directly from its quickstart config, zero-shot and few-shot."""
+"""WinCLIP through the gad command (tested directly from its quickstart config, zero- and few-shot) and its speed
+benchmark."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
+from tests.test_benchmarks import load, rows
 from tests.fixtures.cli import run_gad
 
 CATEGORIES = ("gravel", "chelsea", "coins")
@@ -30,3 +32,18 @@ def test_quickstart_test_prints_the_table_without_any_fit(
         assert table["mean"][metric] == pytest.approx(sum(table[c][metric] for c in CATEGORIES) / 3)
     out = capsys.readouterr().out
     assert all(category in out for category in CATEGORIES) and f"shots {shots}" in out
+
+
+@pytest.mark.slow
+def test_speed_benchmark_times_windows_and_inference_beside_the_backbone(capsys: pytest.CaptureFixture) -> None:
+    speed = load("speed")
+    tiny = ["--clip", "gad-tiny-vit", "--layers", "4", "--image-size", "64", "--shots", "0", "2", "--batch", "2"]
+    speed.main(["winclip", *tiny, "--repeats", "1", "--threads", "1"])
+    output = capsys.readouterr().out
+    timed = [row for row in rows(output, "inference") if "set_references" not in row[1]]
+    assert [row[1] for row in timed] == ["K=0, batch 1", "K=0, batch 2", "K=2, batch 1", "K=2, batch 2"]
+    assert all(float(row[6]) > 0 and float(row[7]) > 0 for row in timed)  # ratios to the backbone alongside
+    windows = rows(output, "windows")
+    assert [row[1].split(":")[0] for row in windows] == ["2x2 windows"] * 2 + ["3x3 windows"] * 2
+    assert "all 49 per image in one pass" in windows[0][1] and float(windows[0][6]) > 0
+    assert not rows(output, "train") and not rows(output, "data")  # nothing to train
