@@ -140,3 +140,13 @@ def test_each_image_scores_the_same_alone_or_in_a_batch(model: WinCLIPModel, sho
         torch.testing.assert_close(alone.score, together.score[i : i + 1], rtol=1e-5, atol=1e-6)
         torch.testing.assert_close(alone.anomaly_map, together.anomaly_map[i : i + 1], rtol=1e-5, atol=1e-6)
     assert together.anomaly_map is not None and together.anomaly_map.shape == (4, 1, SIZE, SIZE)
+
+
+def test_scores_are_float32_under_bf16_autocast(model: WinCLIPModel) -> None:
+    references, queries = model.encode_references(images(2, 9), "wood"), images(2, 10)
+    exact = model.predict(queries, references, "wood")
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = model.predict(queries, references, "wood")
+    assert mixed.score.dtype == torch.float32 and mixed.anomaly_map is not None
+    assert mixed.anomaly_map.dtype == torch.float32
+    torch.testing.assert_close(mixed.score, exact.score, rtol=0, atol=0.05)

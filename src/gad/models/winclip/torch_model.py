@@ -121,14 +121,14 @@ class WinCLIPModel(FewShotModel):
             len(images), [w.flatten(0, 1) for w in encoded.windows], [p.flatten(0, 1) for p in encoded.patches]
         )
 
-    def text(self, category: str, like: Tensor) -> Tensor:
-        """(2, D) normal and anomalous text prototypes of a category."""
-        return self.prompts.embeddings(self.backbone, category).to(like.device, like.dtype)
+    def text(self, category: str, device: torch.device) -> Tensor:
+        """(2, D) normal and anomalous text prototypes of a category, in float32."""
+        return self.prompts.embeddings(self.backbone, category).to(device, torch.float32)
 
     # ----- scoring ---------------------------------------------------------------------------------------------
     def anomaly_probability(self, embeddings: Tensor, text: Tensor) -> Tensor:
-        """(...) probability of the anomalous prototype for (..., D) unit embeddings (paper Eq. 1)."""
-        return ((embeddings @ text.T) / self.temperature).softmax(dim=-1)[..., 1]
+        """(...) probability of the anomalous prototype for (..., D) unit embeddings (paper Eq. 1), in float32."""
+        return ((embeddings.float() @ text.T) / self.temperature).softmax(dim=-1)[..., 1]
 
     def zero_shot(self, queries: WinCLIPQueries, text: Tensor) -> tuple[Tensor, Tensor]:
         """(B,) image scores and (B, N) patch map from the text prototypes alone."""
@@ -147,16 +147,19 @@ class WinCLIPModel(FewShotModel):
         return torch.stack(maps).mean(dim=0)
 
     def score(self, queries: WinCLIPQueries, references: WinCLIPReferences, category: str) -> AnomalyPrediction:
-        """Score encoded queries against one reference set (K = 0: zero-shot)."""
-        zero_image, patch_map = self.zero_shot(queries, self.text(category, queries.embedding))
-        score, parts = zero_image, {"zero_shot": zero_image}
-        if references.shots:
-            few_map = self.few_shot(queries, references)
-            parts["few_shot"] = few_map.amax(dim=1)
-            score = (zero_image + parts["few_shot"]) / 2
-            patch_map = (patch_map + few_map) / 2
-        size = self.backbone.image_size
-        anomaly_map = upsample_and_smooth(patch_map.unflatten(1, self.backbone.grid), size, self.sigma)
+        """Score encoded queries against one reference set (K = 0: zero-shot), in float32 whatever the autocast
+        setting: harmonic means and small cosine distances lose too much in bf16."""
+        device = queries.embedding.device
+        with torch.autocast(device.type, enabled=False):
+            zero_image, patch_map = self.zero_shot(queries, self.text(category, device))
+            score, parts = zero_image, {"zero_shot": zero_image}
+            if references.shots:
+                few_map = self.few_shot(queries, references)
+                parts["few_shot"] = few_map.amax(dim=1)
+                score = (zero_image + parts["few_shot"]) / 2
+                patch_map = (patch_map + few_map) / 2
+            size = self.backbone.image_size
+            anomaly_map = upsample_and_smooth(patch_map.unflatten(1, self.backbone.grid), size, self.sigma)
         return AnomalyPrediction(score=score, anomaly_map=anomaly_map, parts=parts)
 
     def predict(self, images: Tensor, references: WinCLIPReferences, category: str) -> AnomalyPrediction:
