@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from gad.data.preprocessing import Preprocessing, ResizeRule
 from gad.models.base import FewShotAnomalyModule
 from gad.models.components.clip_backbone import ClipBackbone, ClipConfig
-from gad.models.winclip.torch_model import PROMPT_SET, WinCLIPModel
+from gad.models.winclip.prompts import WINCLIP_PROMPTS
+from gad.models.winclip.torch_model import WinCLIPModel
 
 
 def paper_backbone() -> ClipConfig:
@@ -36,7 +37,7 @@ class WinCLIP(FewShotAnomalyModule):
 
     train_pipeline: str | None = None
     min_shots: int = 0
-    prompts: str | None = PROMPT_SET
+    prompts: str | None = WINCLIP_PROMPTS.name
     default_resize: ResizeRule = "squash"
 
     def __init__(
