@@ -3,6 +3,7 @@ benchmark."""
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -32,6 +33,21 @@ def test_quickstart_test_prints_the_table_without_any_fit(
         assert table["mean"][metric] == pytest.approx(sum(table[c][metric] for c in CATEGORIES) / 3)
     out = capsys.readouterr().out
     assert all(category in out for category in CATEGORIES) and f"shots {shots}" in out
+
+
+@pytest.mark.slow
+def test_benchmark_at_zero_shots_is_the_same_for_every_seed(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Zero-shot WinCLIP uses no references, so the reference draw (seed) changes nothing."""
+    config = REPO / "configs" / "winclip_quickstart.yaml"
+    run_gad(
+        monkeypatch, "benchmark", "--shots", "0", "--seeds", "0", "1", "--", "-c", config, "--trainer.logger", "false"
+    )
+    (table,) = (in_tmp / "runs").glob("*_benchmark/benchmark.csv")
+    values: dict[tuple[str, str], dict[str, str]] = {}
+    for row in csv.DictReader(table.open()):
+        assert row["shots"] == "0"
+        values.setdefault((row["category"], row["metric"]), {})[row["seed"]] = row["value"]
+    assert len(values) > 10 and all(by_seed["0"] == by_seed["1"] for by_seed in values.values())
 
 
 @pytest.mark.slow
