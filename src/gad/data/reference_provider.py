@@ -130,8 +130,10 @@ class ImageReferences:
 
     def _manifest(self, shots: int) -> ReferenceSet | None:
         """Paths are written beside the results; in-memory images cannot be."""
-        if any(not isinstance(i, (str, Path)) for items in self.images.values() for i in items):
-            return None
         root = Path.cwd()
-        paths = {c: [relative_path(i, root) for i in items] for c, items in self.images.items()}
+        paths = {
+            c: [relative_path(i, root) for i in items if isinstance(i, (str, Path))] for c, items in self.images.items()
+        }
+        if any(len(paths[c]) != len(items) for c, items in self.images.items()):
+            return None
         return ReferenceSet(self.dataset, str(root), shots, None, paths, source="images")
