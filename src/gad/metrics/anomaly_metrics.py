@@ -68,6 +68,13 @@ class AnomalyMetrics(Metric):
     """
 
     full_state_update = False
+    # torchmetrics states (``add_state`` below): lists of per-batch tensors, concatenated by a distributed sync.
+    index: list[Tensor]
+    category: list[Tensor]
+    score: list[Tensor]
+    label: list[Tensor]
+    anomaly_map: list[Tensor]
+    mask: list[Tensor]
 
     def __init__(self, categories: list[str], settings: MetricSettings | None = None) -> None:
         super().__init__(compute_on_cpu=True)
@@ -168,7 +175,7 @@ class AnomalyMetrics(Metric):
         limit = self.settings.fpr_limit
         if "exact" in self.settings.aupro:
             row[AUPRO_KEYS["exact"]] = aupro_exact(hist, limit)
-        if "cflow200" in self.settings.aupro:
+        if weights is not None and "cflow200" in self.settings.aupro:
             thresholds = cflow_histogram(binning, hist, scores, positive, weights)
             row[AUPRO_KEYS["cflow200"]] = math.nan if thresholds is None else aupro_cflow(thresholds, limit)
         return row

@@ -208,7 +208,10 @@ class FewShotAnomalyModule(pl.LightningModule):
         self.results = flatten_results(self.results_by_dataset)
         for key, row in prefixed_results(self.results_by_dataset).items():
             for name, value in row.items():
-                self.log(f"{prefix}/{name}" if key == MEAN else f"{prefix}/{key}/{name}", value, rank_zero_only=True)
+                # computed from every rank's gathered state, so already global: sync_dist says so, and with
+                # rank_zero_only Lightning reduces nothing (no DDP warning, no all-reduce of equal values)
+                logged = f"{prefix}/{name}" if key == MEAN else f"{prefix}/{key}/{name}"
+                self.log(logged, value, rank_zero_only=True, sync_dist=True)
         for metrics in self.metrics:
             metrics.reset()
 

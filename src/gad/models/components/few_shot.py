@@ -6,9 +6,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from gad.models.components.clip_backbone import ClipBackbone
 
 # No per-dataset settings; read-only, so a shared default argument cannot be changed by a callee.
 NO_SETTINGS: Mapping[str, Any] = MappingProxyType({})
@@ -36,6 +39,8 @@ class FewShotModel(nn.Module, ABC):
     and ``score`` calling ``predict``. Per-dataset settings (e.g. DictAS ``{"protocol": "mvtec"}``) are an
     argument of ``encode_references``; what scoring needs of them is kept in the encoded references.
     """
+
+    backbone: ClipBackbone
 
     def __init__(self) -> None:
         super().__init__()

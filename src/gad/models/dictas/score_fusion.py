@@ -20,6 +20,11 @@ class ScoreParts(Metric):
     """Each test image's category index, map score, text score and fusion weight alpha; synced across processes."""
 
     full_state_update = False
+    # torchmetrics states (``add_state`` below): lists of per-batch tensors, concatenated by a distributed sync.
+    category: list[Tensor]
+    map: list[Tensor]
+    text: list[Tensor]
+    alpha: list[Tensor]
 
     def __init__(self) -> None:
         super().__init__(compute_on_cpu=True)
