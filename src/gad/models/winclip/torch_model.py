@@ -14,7 +14,7 @@ maximum (paper Sec. 3.3). With K = 0 the model is the zero-shot WinCLIP.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from gad.errors import ConfigError
 from gad.models.components.anomaly_map import upsample_and_smooth
 from gad.models.components.clip_backbone import ClipBackbone
-from gad.models.components.few_shot import AnomalyPrediction, FewShotModel
+from gad.models.components.few_shot import NO_SETTINGS, AnomalyPrediction, FewShotModel
 from gad.models.components.text_prompts import PromptSetName, TextPrompts
 from gad.models.inctrl.residual import patch_residual
 from gad.models.winclip.window_encoder import check_class_token_pooling, window_embeddings
@@ -112,8 +112,11 @@ class WinCLIPModel(FewShotModel):
             patches = [nn.functional.normalize(visual.ln_post(t), dim=-1) for t in features.patch_tokens]
         return WinCLIPQueries(features.embedding, window_embeddings(self.backbone, images, self.masks), patches)
 
-    def encode_references(self, images: Tensor, category: str) -> WinCLIPReferences:
-        """The few-shot memory of (K, 3, H, W) references; K = 0 gives the empty memory of zero-shot WinCLIP."""
+    def encode_references(
+        self, images: Tensor, category: str, settings: Mapping[str, Any] = NO_SETTINGS
+    ) -> WinCLIPReferences:
+        """The few-shot memory of (K, 3, H, W) references; K = 0 gives the empty memory of zero-shot WinCLIP (no
+        per-dataset settings)."""
         if len(images) == 0:
             return WinCLIPReferences(0, [], [])
         encoded = self.encode_queries(images)
