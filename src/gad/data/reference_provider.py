@@ -131,9 +131,10 @@ class ImageReferences:
     def _manifest(self, shots: int) -> ReferenceSet | None:
         """Paths are written beside the results; in-memory images cannot be."""
         root = Path.cwd()
-        paths = {
-            c: [relative_path(i, root) for i in items if isinstance(i, (str, Path))] for c, items in self.images.items()
-        }
-        if any(len(paths[c]) != len(items) for c, items in self.images.items()):
-            return None
+        paths: dict[str, list[str]] = {}
+        for category, items in self.images.items():
+            files = [i for i in items if isinstance(i, (str, Path))]
+            if len(files) < len(items):
+                return None
+            paths[category] = [relative_path(i, root) for i in files]
         return ReferenceSet(self.dataset, str(root), shots, None, paths, source="images")

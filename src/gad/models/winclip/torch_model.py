@@ -115,7 +115,8 @@ class WinCLIPModel(FewShotModel):
     def encode_references(
         self, images: Tensor, category: str, settings: Mapping[str, Any] = NO_SETTINGS
     ) -> WinCLIPReferences:
-        """The few-shot memory of (K, 3, H, W) references; K = 0 gives the empty memory of zero-shot WinCLIP."""
+        """The few-shot memory of (K, 3, H, W) references; K = 0 gives the empty memory of zero-shot WinCLIP (no
+        per-dataset settings)."""
         if len(images) == 0:
             return WinCLIPReferences(0, [], [])
         encoded = self.encode_queries(images)

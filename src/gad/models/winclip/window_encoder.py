@@ -12,7 +12,7 @@ s = 3, against 226 for the whole image), with attention over at most 10 tokens.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -35,8 +35,7 @@ def window_embeddings(backbone: ClipBackbone, images: Tensor, masks: Sequence[Te
     """Per scale, the (B, W, D) L2-normalised embeddings of the windows given by ``masks`` ((W, n) patch indices,
     ``window_masks``) of images with values in [0, 1]."""
     visual: Any = backbone.model.visual
-    mean, std = cast(Tensor, backbone.mean), cast(Tensor, backbone.std)
-    x = (images - mean.to(images.dtype)) / std.to(images.dtype)
+    x = (images - backbone.mean.to(images.dtype)) / backbone.std.to(images.dtype)
     tokens = visual._embeds(x)  # (B, 1 + N, width): class token first
     embeddings = []
     for mask in masks:
