@@ -11,12 +11,17 @@ from lightning.pytorch.utilities import rank_zero_only
 from rich.console import Console
 from rich.markdown import Markdown
 
+from gad.callbacks.calibration import calibrate
 from gad.callbacks.extreme_images import ExtremeImages
 from gad.data.batch import Batch
 from gad.data.datamodule import FewShotDataModule
+from gad.inference.threshold import Thresholds, check_fpr
 from gad.metrics.undefined import undefined_lines
 from gad.models.base import FewShotAnomalyModule
 from gad.models.components.few_shot import AnomalyPrediction
+from gad.report.records import TestRecords
+from gad.report.wandb_logging import log_report
+from gad.report.writer import write_report
 from gad.reporting import results_markdown, write_results
 from gad.tracking import log_evaluation, wandb_loggers
 
@@ -30,14 +35,41 @@ class ResultsWriter(pl.Callback):
         overlays: best and worst test images per kind and dataset to render (anomaly map over the image); 0: none.
             Kept from the first process only under DDP.
         save_overlays: also write them as PNGs under ``overlays/`` in the command's folder.
+        report: after ``test``, write the visual report under ``report/`` (``report.html``: every test image per
+            category by score, panels, ROC/PR curves and score histograms, per-defect results; see
+            ``gad.report.writer``), and log its curves and tables to wandb.
+        image_fpr: the report's image threshold flags at most this share of held-out normal images.
+        pixel_fpr: its pixel threshold (the predicted masks) flags at most this share of their pixels.
+        calibration: held-out normal images per category (normal training images that are not references) the
+            thresholds are chosen from; 0: no thresholds.
+        report_side: the side (pixels) at which the report keeps and draws each test image.
     """
 
-    def __init__(self, overlays: int = 4, save_overlays: bool = False) -> None:
+    def __init__(
+        self,
+        overlays: int = 4,
+        save_overlays: bool = False,
+        report: bool = True,
+        image_fpr: float = 0.05,
+        pixel_fpr: float = 0.01,
+        calibration: int = 8,
+        report_side: int = 224,
+    ) -> None:
+        check_fpr(image_fpr, "results.image_fpr")
+        check_fpr(pixel_fpr, "results.pixel_fpr")
         self.save_overlays = save_overlays
         self.extremes = ExtremeImages(overlays)
+        self.report = report
+        self.image_fpr, self.pixel_fpr, self.calibration = image_fpr, pixel_fpr, calibration
+        self.records = TestRecords(report_side)
+        self.thresholds: dict[str, dict[str, Thresholds]] = {}
 
     def _wants_overlays(self, trainer: pl.Trainer) -> bool:
         return self.extremes.count > 0 and (self.save_overlays or bool(wandb_loggers(trainer)))
+
+    def on_test_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.records.clear()
+        self.thresholds = {}
 
     def on_test_batch_end(
         self,
@@ -49,6 +81,20 @@ class ResultsWriter(pl.Callback):
         dataloader_idx: int = 0,
     ) -> None:
         self._keep(trainer, pl_module, outputs, batch, dataloader_idx)
+        if self.report and trainer.is_global_zero and isinstance(pl_module, FewShotAnomalyModule):
+            if isinstance(outputs, AnomalyPrediction):
+                dataset = pl_module.dataset_names[dataloader_idx]
+                self._calibrate(trainer, pl_module, dataloader_idx, dataset)
+                self.records.update(dataset, batch, outputs.score, outputs.anomaly_map)
+
+    def _calibrate(self, trainer: pl.Trainer, pl_module: FewShotAnomalyModule, index: int, dataset: str) -> None:
+        """Thresholds of a dataset, once, while the module holds its references (after its first test batch)."""
+        datamodule = trainer.datamodule
+        if dataset in self.thresholds or self.calibration < 1 or not isinstance(datamodule, FewShotDataModule):
+            return
+        self.thresholds[dataset] = calibrate(
+            pl_module, datamodule, "test", index, self.calibration, self.image_fpr, self.pixel_fpr
+        )
 
     def on_validation_batch_end(
         self,
@@ -106,7 +152,39 @@ class ResultsWriter(pl.Callback):
         console.print(Markdown(results_markdown(pl_module.results_by_dataset, context["title"])))
         for line in undefined_lines(pl_module.undefined_by_dataset):
             console.print(f"gad: {line} (shown as -, null in results.json)", soft_wrap=True, markup=False)
+        if stage == "test" and self.report and self.records.by_dataset:
+            self._write_report(trainer, pl_module, folder, context, console)
         console.print(f"gad: results written to {folder}", soft_wrap=True)
+
+    def _write_report(
+        self, trainer: pl.Trainer, pl_module: FewShotAnomalyModule, folder: Path, context: dict, console: Console
+    ) -> None:
+        report_context = {k: v for k, v in context.items() if k != "title"}
+        report_context |= {"image_fpr": self.image_fpr, "pixel_fpr": self.pixel_fpr, "calibration": self.calibration}
+        if trainer.world_size > 1:
+            report_context["note"] = "DDP: the report shows the images of the first process only"
+        files = write_report(
+            self.records.by_dataset,
+            pl_module.results_by_dataset,
+            self.thresholds,
+            folder,
+            context["title"],
+            report_context,
+        )
+        log_report(trainer, files)
+        weak = [
+            f"{dataset}/{category}"
+            for dataset, chosen in self.thresholds.items()
+            for category, thresholds in chosen.items()
+            if thresholds.note
+        ]
+        if weak:
+            first = next(t.note for chosen in self.thresholds.values() for t in chosen.values() if t.note)
+            others = f" (also {', '.join(weak[1:])})" if len(weak) > 1 else ""
+            console.print(f"gad: report thresholds of {weak[0]}: {first}{others}", soft_wrap=True, markup=False)
+        self.records.clear()
+        self.thresholds = {}
+        console.print(f"gad: report written to {files.html}", soft_wrap=True)
 
 
 def _write_pngs(overlays: dict[str, list], folder: Path) -> list[Path]:
