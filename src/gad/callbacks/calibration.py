@@ -16,7 +16,7 @@ from gad.data.batch import Batch, collate_batch
 from gad.data.datamodule import EvalStage, FewShotDataModule
 from gad.data.dataset import AnomalyDataset
 from gad.data.references import normal_pool
-from gad.inference.threshold import Thresholds, threshold_at_fpr, too_few_normals_message
+from gad.inference.threshold import Thresholds, threshold_at_fpr
 from gad.models.base import FewShotAnomalyModule
 
 
@@ -62,7 +62,13 @@ def calibrate(
                 maps.append(out.anomaly_map.float().cpu())
         image = threshold_at_fpr(torch.cat(scores).numpy(), image_fpr, warn=False)
         pixel = threshold_at_fpr(torch.cat(maps).numpy().ravel(), pixel_fpr, warn=False) if maps else None
-        note = too_few_normals_message(image, "held-out normal images") if image.too_few_normals else ""
+        note = ""
+        if image.too_few_normals:
+            note = (
+                f"{image.normals} held-out normal images are too few for an image false-positive rate of "
+                f"{image_fpr:g} ({image.needed} needed): the image threshold is their highest score, which new "
+                f"normal images exceed about 1 in {image.normals + 1} times."
+            )
         thresholds[category] = Thresholds(image, pixel, note)
     return thresholds
 

@@ -172,16 +172,8 @@ class ResultsWriter(pl.Callback):
             report_context,
         )
         log_report(trainer, files)
-        weak = [
-            f"{dataset}/{category}"
-            for dataset, chosen in self.thresholds.items()
-            for category, thresholds in chosen.items()
-            if thresholds.note
-        ]
-        if weak:
-            first = next(t.note for chosen in self.thresholds.values() for t in chosen.values() if t.note)
-            others = f" (also {', '.join(weak[1:])})" if len(weak) > 1 else ""
-            console.print(f"gad: report thresholds of {weak[0]}: {first}{others}", soft_wrap=True, markup=False)
+        if line := _weak_thresholds_line(self.thresholds, self.image_fpr):
+            console.print(line, soft_wrap=True, markup=False)
         self.records.clear()
         self.thresholds = {}
         console.print(f"gad: report written to {files.html}", soft_wrap=True)
@@ -196,3 +188,24 @@ def _write_pngs(overlays: dict[str, list], folder: Path) -> list[Path]:
             cv2.imwrite(str(path), cv2.cvtColor(overlay.image, cv2.COLOR_RGB2BGR))
             written.append(path)
     return written
+
+
+def _weak_thresholds_line(thresholds: dict[str, dict[str, Thresholds]], fpr: float) -> str:
+    """One line for every category whose image threshold is simply its normals' maximum (details in the report)."""
+    weak = {
+        f"{dataset}/{category}": chosen.image
+        for dataset, by_category in thresholds.items()
+        for category, chosen in by_category.items()
+        if chosen.image is not None and chosen.image.too_few_normals
+    }
+    if not weak:
+        return ""
+    counts = sorted({t.normals for t in weak.values()})
+    normals = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+    needed = next(iter(weak.values())).needed
+    return (
+        f"gad: report: the image thresholds of {', '.join(weak)} are the highest score of their {normals} held-out "
+        f"normal images, too few for a false-positive rate of {fpr:g} (at least {needed} needed: "
+        "--results.calibration, --results.image_fpr); new normal images exceed it about 1 in "
+        f"{counts[0] + 1} times."
+    )

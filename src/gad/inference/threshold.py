@@ -51,11 +51,11 @@ class Thresholds:
         }
 
 
-def too_few_normals_message(threshold: Threshold, what: str = "held-out normal images") -> str:
+def too_few_normals_message(threshold: Threshold) -> str:
     """What a threshold at the normals' maximum means, and how many normals the rate needs."""
     n = threshold.normals
     return (
-        f"{n} {what} are too few for a false-positive rate of {threshold.fpr:g}: none of them may be flagged, so "
+        f"{n} held-out normal images are too few for a false-positive rate of {threshold.fpr:g}: none of them may be flagged, so "
         f"the threshold is their highest score ({threshold.value:.6g}), and new normal images score above it about "
         f"1 in {n + 1} times ({1 / (n + 1):.0%}) whatever the rate asked. Use at least {threshold.needed} normal "
         "images for this rate."

@@ -32,9 +32,10 @@ def render_html(content: dict[str, Any]) -> str:
     parts = [
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title><style>{STYLE}</style></head><body>",
         f"<h1>{title}</h1>",
+        _rule(content["context"]),
         "<p>Images per category from the highest score down. Border: red = flagged at the image threshold, green = "
-        "not flagged, grey = no threshold. Thresholds come from held-out normal training images (never test "
-        "images); click a picture for its full panel (image | ground truth | anomaly map | predicted mask).</p>",
+        "not flagged, grey = no threshold. Click a picture for its full panel (image | ground truth | anomaly map | "
+        "predicted mask).</p>",
         "<nav>"
         + "".join(
             f"<a href='#{_anchor(d, c)}'>{escape(d)} / {escape(c)}</a>"
@@ -47,12 +48,29 @@ def render_html(content: dict[str, Any]) -> str:
         parts.append(f"<h2>{escape(dataset)}</h2>")
         parts.append(_category_table(dataset, data))
         parts.append("<h3>per defect type</h3>" + _defect_table(data["defects"]))
-        notes = {c: v["thresholds"]["note"] for c, v in data["categories"].items() if v["thresholds"]["note"]}
-        parts += [f"<p class='note'>{escape(c)}: {escape(n)}</p>" for c, n in notes.items()]
+        notes: dict[str, list[str]] = {}
+        for category, section in data["categories"].items():
+            if section["thresholds"]["note"]:
+                notes.setdefault(section["thresholds"]["note"], []).append(category)
+        parts += [f"<p class='note'>{escape(', '.join(c))}: {escape(n)}</p>" for n, c in notes.items()]
         for category, section in data["categories"].items():
             parts.append(_category_section(dataset, category, section))
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+def _rule(context: dict[str, Any]) -> str:
+    """How the thresholds were chosen (and what a DDP report lacks)."""
+    if "image_fpr" not in context:
+        return ""
+    text = (
+        f"Thresholds per category from up to {context['calibration']} held-out normal training images (not the "
+        f"references, never test images): image threshold at a false-positive rate of {context['image_fpr']:g} of "
+        f"their scores, pixel threshold (predicted masks) at {context['pixel_fpr']:g} of their pixels."
+    )
+    if "note" in context:
+        text += f" {context['note']}."
+    return f"<p>{escape(text)}</p>"
 
 
 def _category_table(dataset: str, data: dict[str, Any]) -> str:
