@@ -127,7 +127,7 @@ def test_gad_test_writes_the_report(
     argv += ["--data.init_args.target.init_args.categories", "[coins]", "--results.image_fpr", "0.1"]
     run_gad(monkeypatch, *argv)
     out = capsys.readouterr().out
-    folder = Path(re.search(r"gad: report written to (\S+)", out).group(1)).parent.parent
+    folder = Path(re.search(r"gad: report written to (\S+) ", out).group(1)).parent.parent
     expected = sorted(
         f"data/quickstart/coins/test/{p.parent.name}/{p.name}"
         for p in (quickstart_root / "coins" / "test").glob("*/*.png")

@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader
 
-from gad.data.batch import Batch, collate_batch
+from gad.data.batch import collate_batch
 from gad.data.datamodule import EvalStage, FewShotDataModule
 from gad.data.dataset import AnomalyDataset
 from gad.data.references import normal_pool
@@ -56,7 +56,7 @@ def calibrate(
         dataset = AnomalyDataset(rows, datamodule.model_preprocessing(), with_masks=False)
         scores, maps = [], []
         for batch in DataLoader(dataset, batch_size=datamodule.eval_batch_size, collate_fn=collate_batch):
-            out = module.predict_batch(_to(batch, module.device))
+            out = module.model(batch.image.to(module.device), category)  # the torch model: no test-time bookkeeping
             scores.append(out.score.float().cpu())
             if out.anomaly_map is not None:
                 maps.append(out.anomaly_map.float().cpu())
@@ -71,8 +71,3 @@ def calibrate(
             )
         thresholds[category] = Thresholds(image, pixel, note)
     return thresholds
-
-
-def _to(batch: Batch, device: torch.device) -> Batch:
-    batch.image = batch.image.to(device)
-    return batch

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,7 @@ class ResultsWriter(pl.Callback):
         self.image_fpr, self.pixel_fpr, self.calibration = image_fpr, pixel_fpr, calibration
         self.records = TestRecords(report_side)
         self.thresholds: dict[str, dict[str, Thresholds]] = {}
+        self.cost = dict.fromkeys(("calibration", "records", "writing"), 0.0)  # CPU seconds the report took
 
     def _wants_overlays(self, trainer: pl.Trainer) -> bool:
         return self.extremes.count > 0 and (self.save_overlays or bool(wandb_loggers(trainer)))
@@ -70,6 +72,7 @@ class ResultsWriter(pl.Callback):
     def on_test_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.records.clear()
         self.thresholds = {}
+        self.cost = dict.fromkeys(("calibration", "records", "writing"), 0.0)
 
     def on_test_batch_end(
         self,
@@ -84,12 +87,16 @@ class ResultsWriter(pl.Callback):
         if self.report and trainer.is_global_zero and isinstance(pl_module, FewShotAnomalyModule):
             if isinstance(outputs, AnomalyPrediction):
                 dataset = pl_module.dataset_names[dataloader_idx]
+                start = time.process_time()
                 self._calibrate(trainer, pl_module, dataloader_idx, dataset)
+                middle = time.process_time()
                 self.records.update(dataset, batch, outputs.score, outputs.anomaly_map)
+                self.cost["calibration"] += middle - start
+                self.cost["records"] += time.process_time() - middle
 
     def _calibrate(self, trainer: pl.Trainer, pl_module: FewShotAnomalyModule, index: int, dataset: str) -> None:
         """Thresholds of a dataset, once, while the module holds its references (after its first test batch)."""
-        datamodule = trainer.datamodule
+        datamodule = getattr(trainer, "datamodule", None)
         if dataset in self.thresholds or self.calibration < 1 or not isinstance(datamodule, FewShotDataModule):
             return
         self.thresholds[dataset] = calibrate(
@@ -161,8 +168,17 @@ class ResultsWriter(pl.Callback):
     ) -> None:
         report_context = {k: v for k, v in context.items() if k != "title"}
         report_context |= {"image_fpr": self.image_fpr, "pixel_fpr": self.pixel_fpr, "calibration": self.calibration}
+        start = time.process_time()
+        notes = []
         if trainer.world_size > 1:
-            report_context["note"] = "DDP: the report shows the images of the first process only"
+            notes.append("DDP: the report shows the images of the first process only")
+        if getattr(pl_module.hparams, "normalize_test_scores", False):
+            notes.append(
+                "its image scores are the model's, before the test-set normalisation (normalize_test_scores) that "
+                "results.json uses"
+            )
+        if notes:
+            report_context["note"] = "; ".join(notes)
         files = write_report(
             self.records.by_dataset,
             pl_module.results_by_dataset,
@@ -176,7 +192,9 @@ class ResultsWriter(pl.Callback):
             console.print(line, soft_wrap=True, markup=False)
         self.records.clear()
         self.thresholds = {}
-        console.print(f"gad: report written to {files.html}", soft_wrap=True)
+        self.cost["writing"] = time.process_time() - start
+        cost = ", ".join(f"{k} {v:.1f} s" for k, v in self.cost.items())
+        console.print(f"gad: report written to {files.html} (CPU time: {cost})", soft_wrap=True)
 
 
 def _write_pngs(overlays: dict[str, list], folder: Path) -> list[Path]:

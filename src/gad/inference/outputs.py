@@ -7,7 +7,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -66,7 +66,7 @@ def write_predictions(
         low, high = min(low, float(prediction.anomaly_map.min())), max(high, float(prediction.anomaly_map.max()))
         if not isinstance(image.source, Path):
             kept[index] = prediction.image
-        row = {"image": prediction.name, "score": prediction.score}
+        row: dict[str, Any] = {"image": prediction.name, "score": prediction.score}
         if prediction.anomalous is not None:
             row["anomalous"] = prediction.anomalous
         row |= {"map": map_path.relative_to(folder).as_posix(), "overlay": f"overlays/{stem}.png"}

@@ -81,7 +81,8 @@ def _category(
     maps = [r.anomaly_map for r in rows if r.anomaly_map is not None]
     low = min((float(m.min()) for m in maps), default=0.0)
     high = max((float(m.max()) for m in maps), default=1.0)
-    images, used = [], set()
+    images: list[dict] = []
+    used: set[str] = set()
     for rank, record in enumerate(rows):
         name = _unique(panel_name(record), used)
         panel = root / "panels" / dataset / category / f"{name}.png"
