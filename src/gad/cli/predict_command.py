@@ -82,3 +82,10 @@ def predict_main(argv: list[str]) -> None:
 
 def _share(value: float | None) -> str:
     return "-" if value is None else f"{value:.0%}"
+
+
+def image_mode_help() -> str:
+    """The image mode's usage and options, for ``gad predict --help`` (which LightningCLI answers)."""
+    parser = _parser()
+    parser.description = None
+    return parser.format_help()

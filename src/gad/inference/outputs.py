@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from dataclasses import dataclass
@@ -12,9 +13,11 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
+from gad.data.images import ImageReadError
 from gad.inference.detector import Detector
 from gad.inference.inputs import Images, load_images
 from gad.inference.threshold import confusion_at_threshold
+from gad.output_paths import write_atomic
 from gad.overlay import heatmap_overlay
 
 MapFormat = Literal["npy", "png16"]
@@ -85,10 +88,11 @@ def write_predictions(
         for row, (label, defect) in zip(rows, labels):
             row |= {"label": label, "defect": defect}
     scores_csv, scores_json = folder / "scores.csv", folder / "scores.json"
-    with scores_csv.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    table = io.StringIO()
+    writer = csv.DictWriter(table, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(scores_csv, table.getvalue(), newline="")
     threshold = detector.threshold.as_dict() if detector.threshold else None
     summary = dict(context or {}) | {
         "method": detector.method,
@@ -107,7 +111,7 @@ def write_predictions(
             "labels": f"from folder names: {', '.join(NORMAL_FOLDERS)} = normal, other folders anomalous",
             **confusion_at_threshold([r["score"] for r in rows], [r["label"] for r in rows], detector.threshold.value),
         }
-    scores_json.write_text(json.dumps(summary, indent=2) + "\n")
+    write_atomic(scores_json, json.dumps(summary, indent=2) + "\n")
     return PredictionFiles(folder, scores_csv, scores_json, rows, summary.get("evaluation"))
 
 
@@ -124,7 +128,10 @@ def read_map(path: str | Path) -> np.ndarray:
     path = Path(path)
     if path.suffix == ".npy":
         return np.load(path)
-    return cv2.imread(str(path), cv2.IMREAD_UNCHANGED).astype(np.float32) / PNG16_SCALE
+    pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if pixels is None:
+        raise ImageReadError(f"Cannot read anomaly map file {path}: not a PNG image")
+    return pixels.astype(np.float32) / PNG16_SCALE
 
 
 def _write_map(path: Path, anomaly_map: np.ndarray, map_format: MapFormat) -> None:

@@ -8,8 +8,6 @@ them, ``curves/<dataset>/<category>.png`` (ROC | PR | score histogram).
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import numpy as np
 
 from gad.inference.threshold import Thresholds, confusion_at_threshold
 from gad.metrics.anomaly_metrics import MEAN
+from gad.output_paths import write_atomic
 from gad.report.html import render_html
 from gad.report.panels import panel_name, render_panel
 from gad.report.plots import image_curves, plot_category
@@ -67,8 +66,9 @@ def write_report(
             "categories": categories,
             "defects": defects,
         }
-    _write_text(files.json, strict_json(content))
-    _write_text(files.html, render_html(content))
+    root.mkdir(parents=True, exist_ok=True)
+    write_atomic(files.json, strict_json(content))
+    write_atomic(files.html, render_html(content))
     return files
 
 
@@ -170,12 +170,3 @@ def _file_part(text: str) -> str:
 def _write_image(path: Path, rgb: np.ndarray, options: list[int] | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), options or [])
-
-
-def _write_text(path: Path, text: str) -> None:
-    """Atomically: a reader never sees half a page."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        stream.write(text)
-    os.replace(temporary, path)
