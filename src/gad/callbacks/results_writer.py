@@ -15,7 +15,7 @@ from rich.markdown import Markdown
 from gad.callbacks.calibration import calibrate
 from gad.callbacks.extreme_images import ExtremeImages
 from gad.data.batch import Batch
-from gad.data.datamodule import FewShotDataModule
+from gad.data.datamodule import EvalStage, FewShotDataModule
 from gad.inference.threshold import Thresholds, check_fpr
 from gad.metrics.undefined import undefined_lines
 from gad.models.base import FewShotAnomalyModule
@@ -134,12 +134,12 @@ class ResultsWriter(pl.Callback):
     def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._report(trainer, pl_module, "test")
 
-    def _report(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+    def _report(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: EvalStage) -> None:
         if not isinstance(pl_module, FewShotAnomalyModule) or not pl_module.results_by_dataset:
             return
         folder = Path(trainer.default_root_dir)
         context: dict = {"stage": stage, "model": type(pl_module).__name__}
-        datamodule = trainer.datamodule
+        datamodule = getattr(trainer, "datamodule", None)
         if isinstance(datamodule, FewShotDataModule):
             chosen = [datamodule.reference_set(stage, i) for i in range(len(datamodule.sources(stage)))]
             context |= {
