@@ -147,3 +147,22 @@ def test_gad_test_writes_the_report(
     assert image["normals"] == 8 and image["fpr"] == 0.1 and image["too_few_normals"]
     assert "too few for a false-positive rate of 0.1 (at least 10 needed" in out
     assert section["thresholds"]["pixel"]["value"] > 0
+
+
+def test_labels_come_from_folder_names_only_when_a_normal_folder_is_there() -> None:
+    from gad.inference.outputs import folder_labels
+
+    assert folder_labels(["t/good/0.png", "t/hole/0.png", "t/Normal/1.png"]) == [(0, "good"), (1, "hole"), (0, "good")]
+    assert folder_labels(["line/0.png", "line/1.png"]) is None  # no normal folder: labels unknown
+    assert folder_labels(["image 0", "image 1"]) is None  # in-memory images have no folder
+
+
+def test_too_few_normals_says_the_threshold_is_their_maximum_and_how_many_are_needed() -> None:
+    from gad.inference.threshold import threshold_at_fpr, too_few_normals_message
+
+    chosen = threshold_at_fpr([0.1, 0.2, 0.3, 0.4, 0.5, 0.6], 0.1, warn=False)
+    assert chosen.value == 0.6 and chosen.too_few_normals and chosen.needed == 10
+    message = too_few_normals_message(chosen)
+    assert "6 held-out normal images are too few" in message and "highest score (0.6)" in message
+    assert "at least 10 normal images" in message
+    assert not threshold_at_fpr(list(range(10)), 0.1, warn=False).too_few_normals

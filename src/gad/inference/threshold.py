@@ -14,7 +14,8 @@ from gad.errors import ConfigError
 
 @dataclass(frozen=True)
 class Threshold:
-    """``score > value`` means anomalous. ``fpr`` and ``normals`` say how it was chosen (``None``/0: given by hand)."""
+    """``score > value`` means anomalous. ``fpr`` and ``normals`` say how it was chosen (``None``/0: given by hand);
+    ``normals`` counts the normal values it was chosen from: images, or pixels for a pixel threshold."""
 
     value: float
     fpr: float | None = None
@@ -55,8 +56,8 @@ def too_few_normals_message(threshold: Threshold) -> str:
     """What a threshold at the normals' maximum means, and how many normals the rate needs."""
     n = threshold.normals
     return (
-        f"{n} held-out normal images are too few for a false-positive rate of {threshold.fpr:g}: none of them may be flagged, so "
-        f"the threshold is their highest score ({threshold.value:.6g}), and new normal images score above it about "
+        f"{n} held-out normal images are too few for a false-positive rate of {threshold.fpr:g}: none of them may "
+        f"be flagged, so the threshold is their highest score ({threshold.value:.6g}), and new normal images score above it about "
         f"1 in {n + 1} times ({1 / (n + 1):.0%}) whatever the rate asked. Use at least {threshold.needed} normal "
         "images for this rate."
     )
