@@ -19,7 +19,7 @@ from gad.data.prompt_files import ModelInput, load_prompts
 from gad.data.reference_formats import load_references
 from gad.data.reference_provider import EvalStage, EvaluationReferences, LazyImages, stack_images
 from gad.data.references import ReferenceSet, draw_references, write_manifest
-from gad.data.resumable import ResumableLoader
+from gad.data.resumable import ResumableLoader, batches_done
 from gad.data.sources import SampleSource
 from gad.data.synthetic_validation import SyntheticValidation, validation_source
 from gad.errors import ConfigError
@@ -157,6 +157,7 @@ class FewShotDataModule(pl.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         samples = self.train_samples()
         options: dict[str, Any] = {"batch_size": self.batch_size, "shuffle": True}
+        dataset: Dataset
         if self.train_pipeline is None:
             dataset = AnomalyDataset(samples, self.model_preprocessing(), with_masks=False)
         else:
@@ -179,7 +180,7 @@ class FewShotDataModule(pl.LightningDataModule):
         """Where the training data stood (see ``gad.data.resumable``), so that a resumed fit is exact."""
         if self._train_loader is None or self.trainer is None:
             return {}
-        trained = self.trainer.fit_loop.epoch_loop.batch_progress.current.processed
+        trained = batches_done(self.trainer)
         state = self._train_loader.resume_state(trained, self.trainer.num_training_batches)
         return {"train_loader": state} if state else {}
 
@@ -242,11 +243,8 @@ class FewShotDataModule(pl.LightningDataModule):
     def _eval_loaders(self, stage: EvalStage) -> list[DataLoader]:
         loaders = []
         for i, source in enumerate(self.sources(stage)):
-            dataset: Dataset = AnomalyDataset(
-                self.eval_samples(stage, i), self.model_preprocessing(), with_masks=source.has_masks
-            )
-            if isinstance(source, SyntheticValidation):
-                dataset = source.dataset(dataset)
+            plain = AnomalyDataset(self.eval_samples(stage, i), self.model_preprocessing(), with_masks=source.has_masks)
+            dataset: Dataset = source.dataset(plain) if isinstance(source, SyntheticValidation) else plain
             loaders.append(self._loader(dataset, self.eval_batch_size, shuffle=False))
         return loaders
 

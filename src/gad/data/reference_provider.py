@@ -130,8 +130,11 @@ class ImageReferences:
 
     def _manifest(self, shots: int) -> ReferenceSet | None:
         """Paths are written beside the results; in-memory images cannot be."""
-        if any(not isinstance(i, (str, Path)) for items in self.images.values() for i in items):
-            return None
         root = Path.cwd()
-        paths = {c: [relative_path(i, root) for i in items] for c, items in self.images.items()}
+        paths: dict[str, list[str]] = {}
+        for category, items in self.images.items():
+            files = [i for i in items if isinstance(i, (str, Path))]
+            if len(files) < len(items):
+                return None
+            paths[category] = [relative_path(i, root) for i in files]
         return ReferenceSet(self.dataset, str(root), shots, None, paths, source="images")

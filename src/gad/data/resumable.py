@@ -17,6 +17,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import lightning.pytorch as pl
 import numpy as np
 import torch
 from torch import Tensor
@@ -97,3 +98,9 @@ class ResumableLoader(DataLoader):
             load_state_dict = getattr(part, "load_state_dict", None)
             if load_state_dict is not None:
                 load_state_dict({k.split(".", 1)[1]: v for k, v in counters.items() if k.startswith(f"{name}.")})
+
+
+def batches_done(trainer: pl.Trainer) -> int:
+    """Training batches processed so far in the current epoch (of a resumed epoch: counted from its start)."""
+    # Lightning declares the progress tracker as its base class; the batch progress is a _ProcessedTracker.
+    return trainer.fit_loop.epoch_loop.batch_progress.current.processed  # type: ignore[attr-defined]

@@ -135,7 +135,7 @@ class AnomalyMetrics(Metric):
         self._score_transform = None
 
     def compute(self) -> dict[str, dict[str, float]]:
-        index, category, score, label = (_cat(s) for s in (self.index, self.category, self.score, self.label))
+        index, category, score, label = (cat_states(s) for s in (self.index, self.category, self.score, self.label))
         if self._score_transform is not None:
             score = self._score_transform(score)
         rows = _first_of_each(index)  # positions in dataset order, each sample once
@@ -204,7 +204,8 @@ def _take(states: list[Tensor] | Tensor, rows: Tensor) -> Tensor:
     return torch.from_numpy(np.concatenate([arrays[c][i : i + 1] for c, i in zip(chunk, local)]))
 
 
-def _cat(states: list[Tensor] | Tensor) -> Tensor:
+def cat_states(states: list[Tensor] | Tensor) -> Tensor:
+    """A list state of a torchmetrics Metric as one tensor (a distributed sync has already concatenated it)."""
     return torch.cat(states) if isinstance(states, list) else states
 
 

@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import lightning.pytorch as pl
 import torch
@@ -190,7 +190,7 @@ class FewShotAnomalyModule(pl.LightningModule):
         """Score a batch into the metrics of its dataset; the prediction goes on to callbacks (overlays)."""
         self._use_dataset(dataloader_idx)
         out = self.predict_batch(batch)
-        metrics = self.metrics[dataloader_idx]
+        metrics = self.evaluation_metrics()[dataloader_idx]
         metrics.update(
             metrics.category_index(batch.category), out.score, batch.label, out.anomaly_map, batch.mask, batch.index
         )
@@ -200,10 +200,10 @@ class FewShotAnomalyModule(pl.LightningModule):
         """Compute and log, under keys that do not depend on how many datasets are evaluated,
         ``{prefix}/{metric}`` (mean over datasets), ``{prefix}/{dataset}/{metric}`` (mean over its categories) and
         ``{prefix}/{dataset}/{category}/{metric}``; keep them in ``results_by_dataset`` and ``results``."""
-        assert self.metrics is not None
-        self.results_by_dataset = {name: m.compute() for name, m in zip(self.dataset_names, self.metrics)}
+        collections = self.evaluation_metrics()
+        self.results_by_dataset = {name: m.compute() for name, m in zip(self.dataset_names, collections)}
         self.undefined_by_dataset = {
-            name: m.undefined for name, m in zip(self.dataset_names, self.metrics) if m.undefined
+            name: m.undefined for name, m in zip(self.dataset_names, collections) if m.undefined
         }
         self.results = flatten_results(self.results_by_dataset)
         for key, row in prefixed_results(self.results_by_dataset).items():
@@ -212,13 +212,21 @@ class FewShotAnomalyModule(pl.LightningModule):
                 # rank_zero_only Lightning reduces nothing (no DDP warning, no all-reduce of equal values)
                 logged = f"{prefix}/{name}" if key == MEAN else f"{prefix}/{key}/{name}"
                 self.log(logged, value, rank_zero_only=True, sync_dist=True)
-        for metrics in self.metrics:
+        for metrics in collections:
             metrics.reset()
+
+    def evaluation_metrics(self) -> list[AnomalyMetrics]:
+        """One metric collection per evaluated dataset (set up when an evaluation starts)."""
+        assert self.metrics is not None, "no evaluation has started"
+        return [cast(AnomalyMetrics, metrics) for metrics in self.metrics]
 
     def on_validation_start(self) -> None:
         self._start_evaluation("validate")
 
-    def validation_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> AnomalyPrediction:
+    # The prediction goes on to callbacks as ``outputs``; Lightning types step outputs as Tensor | Mapping | None.
+    def validation_step(  # type: ignore[override]
+        self, batch: Batch, batch_idx: int, dataloader_idx: int = 0
+    ) -> AnomalyPrediction:
         return self._evaluate(batch, dataloader_idx)
 
     def on_validation_epoch_end(self) -> None:
@@ -227,7 +235,10 @@ class FewShotAnomalyModule(pl.LightningModule):
     def on_test_start(self) -> None:
         self._start_evaluation("test")
 
-    def test_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> AnomalyPrediction:
+    # The prediction goes on to callbacks as ``outputs``; Lightning types step outputs as Tensor | Mapping | None.
+    def test_step(  # type: ignore[override]
+        self, batch: Batch, batch_idx: int, dataloader_idx: int = 0
+    ) -> AnomalyPrediction:
         return self._evaluate(batch, dataloader_idx)
 
     def on_test_epoch_end(self) -> None:

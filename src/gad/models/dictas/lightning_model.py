@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
@@ -14,6 +14,7 @@ from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from gad.data.batch import Batch
 from gad.data.reference_provider import EvalStage
+from gad.data.resumable import batches_done
 from gad.data.preprocessing import Preprocessing
 from gad.errors import ConfigError
 from gad.metrics.anomaly_metrics import MEAN
@@ -98,7 +99,7 @@ class DictAS(FewShotAnomalyModule):
     ) -> None:
         super().__init__()
         config = ClipConfig.of(backbone, ClipConfig)
-        backbone = config.as_dict()  # saved as a plain dict
+        backbone = config.as_dict()  # type: ignore[assignment]  # saved as a plain dict by save_hyperparameters
         self.save_hyperparameters()
         inference = InferenceSettings(
             layers=tuple(test_layers) if test_layers else None,
@@ -136,8 +137,8 @@ class DictAS(FewShotAnomalyModule):
             batch.label,
             batch.category,
             query_through_value=self.value_frozen,
-            lambda_cqc=self.hparams.lambda_cqc,
-            lambda_tac=self.hparams.lambda_tac,
+            lambda_cqc=self.hparams["lambda_cqc"],
+            lambda_tac=self.hparams["lambda_tac"],
         )
         size = len(batch)
         self.log("train/loss", losses.loss, batch_size=size, prog_bar=True)
@@ -149,8 +150,7 @@ class DictAS(FewShotAnomalyModule):
         return losses.loss
 
     def on_train_epoch_start(self) -> None:
-        progress = self.trainer.fit_loop.epoch_loop.batch_progress.current
-        if progress.processed >= self.trainer.num_training_batches:  # a new epoch, not one resumed part-way
+        if batches_done(self.trainer) >= self.trainer.num_training_batches:  # a new epoch, not one resumed part-way
             self._epoch_query = torch.zeros(2, dtype=torch.float64)
 
     def on_train_epoch_end(self) -> None:
@@ -160,10 +160,10 @@ class DictAS(FewShotAnomalyModule):
     def configure_optimizers(self) -> Any:
         optimizer = Adam(
             self.model.trainable_parameters(include_value=not self.value_frozen),
-            lr=self.hparams.lr,
-            betas=tuple(self.hparams.betas),
+            lr=self.hparams["lr"],
+            betas=tuple(self.hparams["betas"]),
         )
-        if not self.hparams.plateau_scheduler:
+        if not self.hparams["plateau_scheduler"]:
             return optimizer
         scheduler = ReduceLROnPlateau(optimizer, mode="min", factor=0.8, patience=2)
         return {
@@ -174,11 +174,15 @@ class DictAS(FewShotAnomalyModule):
     # ----- two-phase Value generator schedule ----------------------------------------------------------------
     def on_validation_epoch_end(self) -> None:
         super().on_validation_epoch_end()
-        if self.hparams.freeze_value_on_plateau and self.trainer.state.fn == "fit" and not self.trainer.sanity_checking:
+        if (
+            self.hparams["freeze_value_on_plateau"]
+            and self.trainer.state.fn == "fit"
+            and not self.trainer.sanity_checking
+        ):
             self.update_value_phase(self._selection_value(), self.trainer.optimizers)
 
     def _selection_value(self) -> float:
-        name = self.hparams.selection_metric
+        name = self.hparams["selection_metric"]
         mean = self.results.get(MEAN, {})
         if name not in mean:
             raise ConfigError(
@@ -213,7 +217,7 @@ class DictAS(FewShotAnomalyModule):
             p.grad = None
         self.value_frozen, self._snapshot = True, None
         rank_zero_info(
-            f"gad: DictAS validation {self.hparams.selection_metric} {metric:.4f} did not improve on "
+            f"gad: DictAS validation {self.hparams['selection_metric']} {metric:.4f} did not improve on "
             f"{self.best_metric:.4f}: restored the best weights and froze the Value generator."
         )
 
@@ -223,9 +227,9 @@ class DictAS(FewShotAnomalyModule):
     # ----- official test rules and test-set score normalisation -----------------------------------------------
     def evaluation_settings(self, dataset: str, stage: EvalStage) -> Mapping[str, Any]:
         """``protocol``: the hparam's, else (``official_protocol``, test and predict) the dataset name's, else none."""
-        if self.hparams.protocol:
-            return {"protocol": self.hparams.protocol}
-        if not self.hparams.official_protocol or stage == "validate":
+        if self.hparams["protocol"]:
+            return {"protocol": self.hparams["protocol"]}
+        if not self.hparams["official_protocol"] or stage == "validate":
             return {"protocol": None}
         name = dataset.lower()
         if name not in PROTOCOLS:
@@ -234,22 +238,24 @@ class DictAS(FewShotAnomalyModule):
 
     def on_test_start(self) -> None:
         super().on_test_start()
-        count = len(self.dataset_names) if self.hparams.normalize_test_scores else 0
+        count = len(self.dataset_names) if self.hparams["normalize_test_scores"] else 0
         self.score_parts = torch.nn.ModuleList(ScoreParts() for _ in range(count)).to(self.device)
 
     def predict_batch(self, batch: Batch) -> AnomalyPrediction:
         out = super().predict_batch(batch)
-        if self.score_parts and self.trainer.testing:
+        if self.score_parts and self.trainer.testing and self._dataset_index is not None:
             index = self._dataset_index
-            metrics, parts = self.metrics[index], self.score_parts[index]
-            alpha = [self.model.inference_settings(c).alpha for c in batch.category]
-            alpha = torch.tensor(alpha, device=out.score.device)
+            metrics, parts = self.evaluation_metrics()[index], cast(ScoreParts, self.score_parts[index])
+            alpha = torch.tensor(
+                [self.model.inference_settings(c).alpha for c in batch.category], device=out.score.device
+            )
             parts.update(metrics.category_index(batch.category), out.parts["map"], out.parts["text"], alpha)
         return out
 
     def on_test_epoch_end(self) -> None:
         """With ``normalize_test_scores``, the metrics score images by the official fused scores."""
-        for metrics, parts in zip(self.metrics, self.score_parts or []):
+        for metrics, module in zip(self.evaluation_metrics(), self.score_parts or []):
+            parts = cast(ScoreParts, module)
             if parts.update_called:
                 metrics.transform_scores(official_scores(parts.compute()))
             parts.reset()

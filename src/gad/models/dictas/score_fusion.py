@@ -6,11 +6,10 @@ an explicit option for reproducing the paper's image-level numbers, off by defau
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 from torchmetrics import Metric
 
-from gad.metrics.anomaly_metrics import ScoreTransform
+from gad.metrics.anomaly_metrics import ScoreTransform, cat_states
 
 EPS = 1e-6
 Parts = tuple[Tensor, Tensor, Tensor, Tensor]
@@ -43,7 +42,7 @@ class ScoreParts(Metric):
 
     def states(self) -> Parts:
         """(category, map, text, alpha) of the states as they are: outside ``compute``, this process's images."""
-        return _cat(self.category), _cat(self.map), _cat(self.text), _cat(self.alpha)
+        return cat_states(self.category), cat_states(self.map), cat_states(self.text), cat_states(self.alpha)
 
 
 def fuse_normalised(images: Parts, reference: Parts) -> Tensor:
@@ -75,7 +74,3 @@ def _normalise(values: Tensor, category: Tensor, ref_values: Tensor, ref_categor
     high = ref_values.new_full((count,), float("-inf")).scatter_reduce(0, ref_category, ref_values, "amax")
     low, high = low.to(values)[category], high.to(values)[category]
     return (values - low) / (high - low + EPS)
-
-
-def _cat(states: list[Tensor] | Tensor) -> Tensor:
-    return torch.cat(states) if isinstance(states, list) else states
