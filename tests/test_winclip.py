@@ -6,9 +6,12 @@ import pytest
 import torch
 from torch import Tensor, nn
 
+from gad.data.preprocessing import Preprocessing
 from gad.errors import ConfigError
 from gad.models.components.clip_backbone import ClipBackbone, ClipConfig
-from gad.models.winclip import WinCLIPModel
+from gad.models.components.text_prompts import INCTRL_PROMPTS
+from gad.models.contract import MethodContract
+from gad.models.winclip import WinCLIP, WinCLIPModel
 from gad.models.winclip.window_encoder import window_embeddings
 from gad.models.winclip.windows import harmonic_aggregation, window_masks
 
@@ -150,3 +153,15 @@ def test_scores_are_float32_under_bf16_autocast(model: WinCLIPModel) -> None:
     assert mixed.score.dtype == torch.float32 and mixed.anomaly_map is not None
     assert mixed.anomaly_map.dtype == torch.float32
     torch.testing.assert_close(mixed.score, exact.score, rtol=0, atol=0.05)
+
+
+def test_contract_no_training_zero_shots_and_the_winclip_prompts() -> None:
+    module = WinCLIP(backbone=ClipConfig("gad-tiny-vit", None, [4], image_size=SIZE), scales=(2, 3))
+    assert module.contract == MethodContract(Preprocessing(SIZE, "squash"), None, 0, "winclip")
+    assert module.model.prompts.prompt_set.name == module.contract.prompts
+    assert module.hparams["backbone"]["model_name"] == "gad-tiny-vit" and module.hparams["scales"] == [2, 3]
+    normal, anomalous = module.model.prompts.sentences("metal_nut")
+    assert (len(normal), len(anomalous)) == (7 * 22, 4 * 22)
+    assert "a photo of the flawless metal nut for visual inspection." in normal
+    assert "a cropped photo of the damaged metal nut." in anomalous
+    assert module.model.prompts.sentences("cat") != INCTRL_PROMPTS.sentences("cat")  # no semantic-class pair

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import REPO
 from tests.test_benchmarks import load, rows
-from tests.fixtures.cli import run_gad
+from tests.fixtures.cli import gad_error, run_gad
 
 CATEGORIES = ("gravel", "chelsea", "coins")
 
@@ -32,6 +32,13 @@ def test_quickstart_test_prints_the_table_without_any_fit(
         assert table["mean"][metric] == pytest.approx(sum(table[c][metric] for c in CATEGORIES) / 3)
     out = capsys.readouterr().out
     assert all(category in out for category in CATEGORIES) and f"shots {shots}" in out
+
+
+@pytest.mark.slow
+def test_fit_is_refused_in_one_line(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = REPO / "configs" / "winclip_quickstart.yaml"
+    message = gad_error(monkeypatch, "fit", "-c", config, "--trainer.logger", "false")
+    assert "WinCLIP has nothing to train" in message and "gad test -c" in message
 
 
 @pytest.mark.slow

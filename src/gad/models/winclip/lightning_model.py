@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from gad.data.batch import Batch
 from gad.data.preprocessing import Preprocessing, ResizeRule
+from gad.errors import ConfigError
 from gad.models.base import FewShotAnomalyModule
 from gad.models.components.clip_backbone import ClipBackbone, ClipConfig
-from gad.models.winclip.torch_model import PROMPT_SET, WinCLIPModel
+from gad.models.winclip.prompts import WINCLIP_PROMPTS
+from gad.models.winclip.torch_model import WinCLIPModel
 
 
 def paper_backbone() -> ClipConfig:
@@ -36,7 +39,7 @@ class WinCLIP(FewShotAnomalyModule):
 
     train_pipeline: str | None = None
     min_shots: int = 0
-    prompts: str | None = PROMPT_SET
+    prompts: str | None = WINCLIP_PROMPTS.name
     default_resize: ResizeRule = "squash"
 
     def __init__(
@@ -55,3 +58,17 @@ class WinCLIP(FewShotAnomalyModule):
         self.hparams.update(backbone=config.as_dict(), scales=list(scales))  # plain types, as checkpoints load
         self.model: WinCLIPModel = WinCLIPModel(ClipBackbone(config), scales, stride, temperature, sigma, class_names)
         self._set_preprocessing(preprocessing)
+
+    def on_fit_start(self) -> None:
+        """Refused in one line before any data is read: nothing to train or select."""
+        raise ConfigError(
+            "WinCLIP has nothing to train: test it directly from its config, e.g. "
+            "gad test -c configs/winclip_mvtec.yaml --shots 0 (zero-shot) or --shots 4 (WinCLIP+)."
+        )
+
+    # Never reached (``on_fit_start`` refuses); Lightning checks that both exist before any hook runs.
+    def training_step(self, batch: Batch, batch_idx: int) -> None:
+        return None
+
+    def configure_optimizers(self) -> None:
+        return None

@@ -25,14 +25,11 @@ from gad.errors import ConfigError
 from gad.models.components.anomaly_map import upsample_and_smooth
 from gad.models.components.clip_backbone import ClipBackbone
 from gad.models.components.few_shot import NO_SETTINGS, AnomalyPrediction, FewShotModel
-from gad.models.components.text_prompts import PromptSetName, TextPrompts
+from gad.models.components.text_prompts import TextPrompts
 from gad.models.inctrl.residual import patch_residual
+from gad.models.winclip.prompts import WINCLIP_PROMPTS
 from gad.models.winclip.window_encoder import check_class_token_pooling, window_embeddings
 from gad.models.winclip.windows import harmonic_aggregation, harmonic_mean, window_masks
-
-# WinCLIP's prompt ensemble (7 normal and 4 anomalous states x 22 templates); InCTRL took it over unchanged, so
-# text_prompts holds it once, under InCTRL's name.
-PROMPT_SET: PromptSetName = "inctrl"
 
 
 @dataclass
@@ -89,7 +86,7 @@ class WinCLIPModel(FewShotModel):
         self.scales = tuple(int(s) for s in scales)
         self.temperature = temperature
         self.sigma = sigma
-        self.prompts = TextPrompts(PROMPT_SET, class_names)
+        self.prompts = TextPrompts(WINCLIP_PROMPTS, class_names)
         for size in self.scales:
             self.register_buffer(f"masks_{size}", window_masks(backbone.grid, size, stride), persistent=False)
 
@@ -115,8 +112,8 @@ class WinCLIPModel(FewShotModel):
     def encode_references(
         self, images: Tensor, category: str, settings: Mapping[str, Any] = NO_SETTINGS
     ) -> WinCLIPReferences:
-        """The few-shot memory of (K, 3, H, W) references; K = 0 gives the empty memory of zero-shot WinCLIP (no
-        per-dataset settings)."""
+        """The few-shot memory of (K, 3, H, W) references; K = 0 gives the empty memory of zero-shot WinCLIP. No
+        per-dataset settings."""
         if len(images) == 0:
             return WinCLIPReferences(0, [], [])
         encoded = self.encode_queries(images)
@@ -164,6 +161,3 @@ class WinCLIPModel(FewShotModel):
             size = self.backbone.image_size
             anomaly_map = upsample_and_smooth(patch_map.unflatten(1, self.backbone.grid), size, self.sigma)
         return AnomalyPrediction(score=score, anomaly_map=anomaly_map, parts=parts)
-
-    def predict(self, images: Tensor, references: WinCLIPReferences, category: str) -> AnomalyPrediction:
-        return self.score(self.encode_queries(images), references, category)
