@@ -114,6 +114,7 @@ def _targets(config: dict) -> list[dict]:
     return target if isinstance(target, list) else [target]
 
 
+@pytest.mark.slow  # the session's DictAS run (a gad fit)
 @pytest.mark.parametrize("name", TARGET_SETS)
 def test_target_set_replaces_a_runs_targets(
     name: str, dictas_checkpoint: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
@@ -137,6 +138,7 @@ def test_target_set_replaces_a_runs_targets(
     assert with_run == alone
 
 
+@pytest.mark.slow  # a gad test of a trained run on every quickstart category
 def test_run_tested_on_a_target_set(dictas_checkpoint: Path, in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``gad test --run RUN -c TARGETS``: all categories of the new target are tested, not the run's three."""
     (in_tmp / "all.yaml").write_text(

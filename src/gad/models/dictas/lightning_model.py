@@ -103,7 +103,7 @@ class DictAS(FewShotAnomalyModule):
         self.save_hyperparameters()
         inference = InferenceSettings(
             layers=tuple(test_layers) if test_layers else None,
-            scales=tuple(test_scales) if test_scales else None,
+            scales=tuple(test_scales) if test_scales else (),
             sigma=sigma,
             alpha=alpha,
         )

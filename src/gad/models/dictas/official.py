@@ -94,7 +94,7 @@ def import_dictas(
     rules: dict[str, Any] = {}
     if protocol is not None:
         settings = official_settings(protocol, "", 1)
-        assert settings.layers is not None and settings.scales is not None  # the protocol rules set both
+        assert settings.layers is not None  # the protocol rules set the layers
         rules = {
             "protocol": protocol,
             "test_layers": list(settings.layers),
