@@ -27,6 +27,12 @@ PAPER_CONFIGS = [
     "inctrl_quickstart",
     "patch_residual_quickstart",
 ]
+# Deliberate changes since: a data config leaves the method's default training pipeline to the method, and the
+# training-free baseline reads the quickstart data config (its batch size).
+DATA_CHANGES = {
+    "quickstart": lambda data: data.pop("train_pipeline"),
+    "patch_residual_quickstart": lambda data: data.update(batch_size=8),
+}
 FULL_CONFIGS = sorted(str(p.relative_to(CONFIGS)) for d in ("", "trainer") for p in (CONFIGS / d).glob("*.yaml"))
 TARGET_SETS = sorted(p.name for p in (CONFIGS / "targets").glob("*.yaml"))
 
@@ -75,8 +81,9 @@ def test_every_group_file_is_a_value(name: str, monkeypatch: pytest.MonkeyPatch,
 def test_paper_config_resolves_as_before(
     name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
-    """The composition gives the same config as the old self-contained file, except the deliberate change: every
-    config logs to the wandb project ``gad`` (the runs are grouped and tagged by method and data)."""
+    """The composition gives the same config as the old self-contained file, except the deliberate changes: every
+    config logs to the wandb project ``gad`` (the runs are grouped and tagged by method and data), and
+    ``DATA_CHANGES``."""
     try:
         old_text = subprocess.run(
             ["git", "show", f"{BEFORE_GROUPS}:configs/{name}.yaml"],
@@ -89,6 +96,7 @@ def test_paper_config_resolves_as_before(
         pytest.skip(f"git history with commit {BEFORE_GROUPS} is not available")
     old = yaml.safe_load(old_text)
     old["trainer"]["logger"]["init_args"]["project"] = "gad"
+    DATA_CHANGES.get(name, lambda data: None)(old["data"]["init_args"])
     (tmp_path / "old.yaml").write_text(yaml.safe_dump(old))
     expected = resolved(monkeypatch, capsys, "fit", "--config", str(tmp_path / "old.yaml"))
     assert resolved(monkeypatch, capsys, "fit", "--config", str(CONFIGS / f"{name}.yaml")) == expected
@@ -106,6 +114,7 @@ def _targets(config: dict) -> list[dict]:
     return target if isinstance(target, list) else [target]
 
 
+@pytest.mark.slow  # the session's DictAS run (a gad fit)
 @pytest.mark.parametrize("name", TARGET_SETS)
 def test_target_set_replaces_a_runs_targets(
     name: str, dictas_checkpoint: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
@@ -129,6 +138,7 @@ def test_target_set_replaces_a_runs_targets(
     assert with_run == alone
 
 
+@pytest.mark.slow  # a gad test of a trained run on every quickstart category
 def test_run_tested_on_a_target_set(dictas_checkpoint: Path, in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``gad test --run RUN -c TARGETS``: all categories of the new target are tested, not the run's three."""
     (in_tmp / "all.yaml").write_text(

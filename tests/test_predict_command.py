@@ -54,6 +54,23 @@ def test_predict_writes_maps_overlays_and_scores(
     threshold = summary["threshold"]["value"]
     assert summary["threshold"]["fpr"] == 0.25 and summary["category"] == "gravel" and len(summary["references"]) == 4
     assert all((row["anomalous"] == "True") == (float(row["score"]) > threshold) for row in rows)
+    # predicted masks at the pixel threshold (1 % of the calibration normals' pixels), one per image
+    pixel_threshold = summary["pixel_threshold"]["value"]
+    calibrated = summary["pixel_threshold"]  # from every pixel of the 12 calibration images' maps
+    assert calibrated["fpr"] == 0.01 and calibrated["normals"] % (len(good) - 4) == 0 and calibrated["normals"] > 10**4
+    for row in rows[:3]:
+        mask = cv2.imread(str(out / row["mask"]), cv2.IMREAD_UNCHANGED)
+        assert set(np.unique(mask)) <= {0, 255}
+        assert np.array_equal(mask > 0, np.load(out / row["map"]) > pixel_threshold)
+    # labels from the folder names (test/good normal, test/<defect> anomalous): the confusion matrix at the threshold
+    flagged = [row["anomalous"] == "True" for row in rows]
+    anomalous = [row["label"] == "1" for row in rows]
+    assert {row["defect"] for row in rows if row["label"] == "0"} == {"good"} and sum(anomalous) == count - 6
+    evaluation = summary["evaluation"]
+    true_positive = sum(f and a for f, a in zip(flagged, anomalous))
+    assert evaluation["confusion"]["true_positive"] == true_positive
+    assert evaluation["confusion"]["false_positive"] == sum(f and not a for f, a in zip(flagged, anomalous))
+    assert evaluation["recall"] == pytest.approx(true_positive / sum(anomalous))
     # test/hole/000.png and test/scratch/000.png keep their sub-folders
     assert (out / "maps" / "hole" / "000.npy").is_file() and (out / "maps" / "scratch" / "000.npy").is_file()
     assert len(list((out / "overlays").glob("*/*.png"))) == count

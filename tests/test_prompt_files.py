@@ -10,7 +10,9 @@ from __future__ import annotations
 import builtins
 import json
 import pickle
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import lightning.pytorch as pl
 import pytest
@@ -28,6 +30,7 @@ from gad.data.reference_formats import load_references
 from gad.data.references import ReferenceSelectionError, ReferenceSet
 from gad.data.sources import QuickstartData
 from gad.inference import Detector
+from gad.models.components.few_shot import NO_SETTINGS
 from gad.models.components.clip_backbone import ClipConfig
 from gad.models.patch_residual import PatchResidual
 from tests.fixtures.parity import PARITY, parity_folder
@@ -69,9 +72,9 @@ def recording(module: PatchResidual) -> dict[str, torch.Tensor]:
     seen: dict[str, torch.Tensor] = {}
     original = module.model.set_references
 
-    def record(category: str, images: torch.Tensor) -> None:
+    def record(category: str, images: torch.Tensor, settings: Mapping[str, Any] = NO_SETTINGS) -> None:
         seen[category] = images.detach().cpu().clone()
-        original(category, images)
+        original(category, images, settings)
 
     module.model.set_references = record
     return seen
@@ -203,8 +206,8 @@ def test_a_pickled_object_is_refused_and_never_run(quickstart_root: Path, tmp_pa
     ):
         with pytest.raises(
             ReferenceSelectionError,
-            match=r"gravel.pt is not plain tensors \(.*\): gad reads prompt files "
-            r"with torch.load\(weights_only=True\) and never unpickles",
+            match=r"gravel.pt holds Python objects other than tensors and plain settings, which gad refuses to "
+            r"load \(they could run code\), or is not a torch.save file; expected an InCTRL prompt file",
         ) as err:
             attempt()
         assert "\n" not in str(err.value)

@@ -148,6 +148,11 @@ def test_wandb_receives_tables_overlays_and_files(
         summary = logger.experiment.summary
         assert summary["test/quickstart/table"]["_type"] == "table-file"
         assert summary["test/overlays/quickstart/worst_normal"]["count"] == 1
+        assert summary["test/report/images"]["_type"] == "table-file" and summary["test/report/images"]["nrows"] == 18
+        assert summary["test/report/defects"]["nrows"] == 5  # good and the four defect types of coins
+        assert summary["test/report/curves/quickstart/coins"]["_type"] == "image-file"
+        assert summary["test/report/panels/quickstart/coins"]["count"] == 8
+        assert (tmp_path / "report" / "report.html").is_file()
         written = json.loads((tmp_path / "results.json").read_text())["results"]["quickstart"]["coins"]
         assert summary["test/quickstart/coins/pixel_aupro"] == pytest.approx(written["pixel_aupro"])
         from gad.tracking import log_evaluation

@@ -18,6 +18,8 @@ from lightning.pytorch import Callback
 from gad.runs import STATUS_NAME, run_status
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.slow  # every test runs gad fit in a fresh process (three trainings for the fixture)
+
 KILL_ENV = "GAD_TEST_KILL_AT_STEP"
 # DictAS on the quickstart data: 2 epochs of 4 steps, last.ckpt after every step, killed before step 7's save
 # (so the run continues from step 6, in the middle of the second epoch).

@@ -181,6 +181,7 @@ def test_runs_folder_under_a_regular_file_is_one_line_before_training(
     assert not (tmp_path / "data").exists()  # nothing was generated, loaded or trained
 
 
+@pytest.mark.slow  # a fresh gad process per command
 @pytest.mark.parametrize("command", ["predict", "export"])
 def test_output_under_a_regular_file_is_refused_before_any_model_is_loaded(a_file: Path, command: str) -> None:
     """The checkpoint does not even exist: the output folder is checked first."""

@@ -110,6 +110,7 @@ def test_other_architecture_state_dict_is_one_line(tmp_path: Path) -> None:
     assert str(path) in str(info.value) and "\n" not in str(info.value)
 
 
+@pytest.mark.slow  # two fresh gad fit processes
 def test_gad_fit_with_bad_weights_file_prints_one_line(tmp_path: Path) -> None:
     """Through the CLI the error is one line, not jsonargparse's dump of every Union alternative."""
     path = tmp_path / "random.bin"

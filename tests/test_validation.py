@@ -195,10 +195,10 @@ def test_fit_with_no_shots_is_refused_before_training(
     assert not list(in_tmp.glob("runs/*/checkpoints/*.ckpt")) and not list(in_tmp.glob("runs/*/config.yaml"))
 
 
-def test_benchmark_refuses_zero_shots(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_benchmark_refuses_negative_shots(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("gad.cli.benchmark_command.run_lightning", lambda args: pytest.fail("a test was run"))
-    assert "--shots: every number of references must be at least 1" in gad_error(
-        monkeypatch, "benchmark", "--run", "somewhere", "--shots", "2", "0", "--seeds", "0"
+    assert "--shots: every number of references must be at least 0" in gad_error(
+        monkeypatch, "benchmark", "--run", "somewhere", "--shots", "2", "-1", "--seeds", "0"
     )
 
 

@@ -42,8 +42,12 @@ def heatmap_overlay(
     heat = heat.reshape(heat.shape[-2:])
     low = float(heat.min()) if vmin is None else vmin
     high = float(heat.max()) if vmax is None else vmax
-    scaled = np.clip((heat - low) / max(high - low, 1e-12), 0.0, 1.0)
+    scaled: np.ndarray = np.clip((heat - low) / max(high - low, 1e-12), 0.0, 1.0)
     if scaled.shape != rgb.shape[:2]:
         scaled = cv2.resize(scaled, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
-    colours = cv2.cvtColor(cv2.applyColorMap((scaled * 255).astype(np.uint8), cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
-    return cv2.addWeighted(rgb, 1.0 - alpha, colours, alpha, 0.0)
+    return cv2.addWeighted(rgb, 1.0 - alpha, jet_colours(scaled), alpha, 0.0)
+
+
+def jet_colours(scaled: np.ndarray) -> np.ndarray:
+    """Values in [0, 1] as JET colours, (..., 3) uint8 RGB (the heat maps' and their colour bars' scale)."""
+    return cv2.cvtColor(cv2.applyColorMap((scaled * 255).astype(np.uint8), cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)

@@ -209,7 +209,9 @@ def _runs_newest_first(root: Path) -> Iterator[Path]:
 
 
 def _described(status: str | None) -> str:
-    return {RUNNING: "marked running (still running, or killed)", None: f"without a {STATUS_NAME}"}.get(status, status)
+    if status is None:
+        return f"without a {STATUS_NAME}"
+    return "marked running (still running, or killed)" if status == RUNNING else status
 
 
 def run_of_checkpoint(checkpoint: Path) -> Path | None:

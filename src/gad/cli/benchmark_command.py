@@ -59,8 +59,8 @@ def run_sweep(run: str | None, shots: list[int], seeds: list[int], targets: list
     if not shots or not seeds:
         raise ConfigError("gad benchmark needs at least one value in --shots and in --seeds")
     check_config_files(targets)
-    if min(shots) < 1:
-        raise ConfigError(f"--shots: every number of references must be at least 1, got {shots}")
+    if min(shots) < 0:  # each test checks K against its method's minimum (0 for zero-shot methods)
+        raise ConfigError(f"--shots: every number of references must be at least 0, got {shots}")
     given_model = any(a.split("=")[0] in ("-c", "--config", "--ckpt_path") for a in test_args)
     if run is None and not given_model:
         run = str(latest_run()[0])  # once: a fit finishing during the sweep must not change the run under test
@@ -69,7 +69,8 @@ def run_sweep(run: str | None, shots: list[int], seeds: list[int], targets: list
     records: list[dict] = []
     tests: list[dict] = []
     run_folder: Path | None = Path(run) if run else None
-    for target in targets or [None]:
+    target_list: list[str | None] = [*targets] or [None]
+    for target in target_list:
         for k in shots:
             for seed in seeds:
                 # the run's (or given) config, then the target's, then shots and seed: later arguments win

@@ -20,7 +20,7 @@ class Command:
 
     def load(self) -> Callable[[list[str]], object]:
         module, function = self.entry.split(":")
-        return getattr(import_module(module), function)  # type: ignore[no-any-return]
+        return getattr(import_module(module), function)
 
 
 LIGHTNING = "gad.cli.lightning_cli:lightning_main"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,9 +17,10 @@ from gad.errors import ConfigError
 from gad.inference import Detector
 from gad.inference.detector import DEFAULT_CATEGORY
 from gad.inference.inputs import expand_paths
-from gad.inference.threshold import check_fpr
+from gad.inference.threshold import check_fpr, too_few_normals_message
 
 DEFAULT_FPR = 0.01
+DEFAULT_PIXEL_FPR = 0.01
 
 
 def add_detector_arguments(parser: ArgumentParser) -> None:
@@ -51,6 +53,13 @@ def add_detector_arguments(parser: ArgumentParser) -> None:
         type=float | None,
         default=None,
         help=f"share of the --calibration normals flagged by the chosen threshold (default {DEFAULT_FPR})",
+    )
+    parser.add_argument(
+        "--pixel_fpr",
+        type=float,
+        default=DEFAULT_PIXEL_FPR,
+        help="with --calibration: share of the calibration normals' pixels above the pixel threshold, which makes "
+        "the predicted masks",
     )
     parser.add_argument("--allow_mixed_sizes", type=bool, default=False, help="accept images of different sizes")
     parser.add_argument("--device", type=str | None, default=None, help="default: cuda if available, else cpu")
@@ -93,11 +102,12 @@ def check_detector_arguments(args: Namespace, command: str) -> DetectorRequest:
         )
     fpr = DEFAULT_FPR if args.fpr is None else args.fpr
     check_fpr(fpr, "--fpr")
+    check_fpr(args.pixel_fpr, "--pixel_fpr")
     if args.batch_size < 1:
         raise ConfigError(f"--batch_size must be at least 1, got {args.batch_size}.")
-    references, category = _references(args.references, args.category)
-    if not isinstance(references, Path):  # an InCTRL prompt file is used as it is
-        references = expand_paths(references, "--references")
+    specs, category = _references(args.references, args.category)
+    # an InCTRL prompt file is used as it is
+    references = specs if isinstance(specs, Path) else expand_paths(specs, "--references")
     calibration = expand_paths(args.calibration, "--calibration") if args.calibration else None
     return DetectorRequest(checkpoint_of(args, command), references, category, calibration, fpr)
 
@@ -114,12 +124,17 @@ def load_detector(args: Namespace, request: DetectorRequest, command: str) -> De
     if args.threshold is not None:
         detector.set_threshold(args.threshold)
     elif request.calibration:
-        chosen = detector.calibrate(request.calibration, request.fpr, progress=args.progress)
-        print(
-            f"gad {command}: threshold {chosen.value:.6g} flags at most {request.fpr:.3g} of {chosen.normals} "
-            "held-out normal images",
-            file=sys.stderr,
-        )
+        with warnings.catch_warnings():  # said below, in one line
+            warnings.filterwarnings("ignore", "held-out normal images are too few")
+            chosen = detector.calibrate(request.calibration, request.fpr, args.progress, args.pixel_fpr)
+        if chosen.too_few_normals:
+            print(f"gad {command}: warning: {too_few_normals_message(chosen)}", file=sys.stderr)
+        else:
+            print(
+                f"gad {command}: threshold {chosen.value:.6g} flags at most {request.fpr:.3g} of {chosen.normals} "
+                "held-out normal images",
+                file=sys.stderr,
+            )
     return detector
 
 

@@ -2,8 +2,10 @@
 
     gad predict --ckpt_path CKPT --references good/ --images 'line/*.png' [--output DIR] [--calibration held_out/]
 
-Writes per image an anomaly map (``.npy`` or 16-bit PNG) and a heat-map overlay, and ``scores.csv``/``scores.json``
-(with the decision when a threshold is given or calibrated). Without ``--images``, ``gad predict`` is the
+Writes per image an anomaly map (``.npy`` or 16-bit PNG) and a heat-map overlay, with ``--calibration`` its
+predicted mask (PNG, at the pixel threshold that flags ``--pixel_fpr`` of the calibration normals' pixels), and
+``scores.csv``/``scores.json`` (with the decision when a threshold is given or calibrated, and precision, recall and
+the confusion matrix when the images' folders name their labels: ``good/`` normal, other folders anomalous). Without ``--images``, ``gad predict`` is the
 LightningCLI command that scores a datamodule's target sets (``predictions.csv``).
 """
 
@@ -66,9 +68,20 @@ def predict_main(argv: list[str]) -> None:
         )
     flagged = sum(bool(row.get("anomalous")) for row in files.rows)
     decision = f", {flagged} above the threshold" if detector.threshold else ""
+    if files.evaluation:
+        found = files.evaluation
+        decision += (
+            f" (labels from folder names: precision {_share(found['precision'])}, recall {_share(found['recall'])})"
+        )
+    masks = ", masks" if detector.pixel_threshold else ""
     print(
-        f"gad predict: {len(files.rows)} images scored{decision}; maps, overlays and {files.scores_csv.name} in {output}"
+        f"gad predict: {len(files.rows)} images scored{decision}; maps, overlays{masks} and {files.scores_csv.name} "
+        f"in {output}"
     )
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
 
 
 def image_mode_help() -> str:

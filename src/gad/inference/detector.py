@@ -88,6 +88,7 @@ class Detector:
         self.batch_size = batch_size
         self.allow_mixed_sizes = allow_mixed_sizes
         self.threshold: Threshold | None = None
+        self.pixel_threshold: Threshold | None = None
         self.category: str | None = None
         self.reference_names: list[str] = []
         self._reference_files: set[Path] = set()
@@ -139,20 +140,35 @@ class Detector:
         self._reference_files = files
         return self
 
-    def calibrate(self, normal_images: Images, fpr: float = 0.01, progress: bool = False) -> Threshold:
+    def calibrate(
+        self, normal_images: Images, fpr: float = 0.01, progress: bool = False, pixel_fpr: float | None = None
+    ) -> Threshold:
         """Choose and keep the threshold that flags at most ``fpr`` of held-out normal images (not the
-        references), see ``threshold_at_fpr``."""
+        references), see ``threshold_at_fpr``; with ``pixel_fpr`` also ``pixel_threshold``, on anomaly-map values,
+        that flags at most that share of their pixels (the predicted masks)."""
         check_fpr(fpr)
+        if pixel_fpr is not None:
+            check_fpr(pixel_fpr, "pixel_fpr")
         normals = load_images(normal_images, "calibration images")
         overlap = sorted(str(path) for path in self._reference_files & _files(normals))
         if overlap:
             raise GadError(f"calibration images: {overlap[:3]} are references; hold out other normal images.")
-        scores = [p.score for p in self._predict(normals, progress, "calibrating")]
+        scores, pixels = [], []
+        for prediction in self._predict(normals, progress, "calibrating"):
+            scores.append(prediction.score)
+            if pixel_fpr is not None:  # at the model's resolution: the same values, far fewer of them
+                pixels.append(
+                    (prediction.anomaly_map if prediction.model_map is None else prediction.model_map).ravel()
+                )
         self.threshold = threshold_at_fpr(scores, fpr)
+        if pixel_fpr is not None:
+            self.pixel_threshold = threshold_at_fpr(np.concatenate(pixels), pixel_fpr, warn=False)
         return self.threshold
 
-    def set_threshold(self, value: float) -> None:
+    def set_threshold(self, value: float, pixel: float | None = None) -> None:
+        """Fixed thresholds: ``value`` on image scores, ``pixel`` on anomaly-map values (predicted masks)."""
         self.threshold = Threshold(value)
+        self.pixel_threshold = None if pixel is None else Threshold(pixel)
 
     # ----- scoring -----------------------------------------------------------------------------------------
     def predict(self, images: Images, progress: bool = False) -> list[Prediction]:

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import cv2
 import numpy as np
 
+from gad.data.images import ImageReadError
 from gad.inference.detector import Detector
 from gad.inference.inputs import Images, load_images
+from gad.inference.threshold import confusion_at_threshold
+from gad.output_paths import write_atomic
 from gad.overlay import heatmap_overlay
 
 MapFormat = Literal["npy", "png16"]
 PNG16_SCALE = 65535  # a 16-bit PNG map holds round(clip(value, 0, 1) * 65535)
+NORMAL_FOLDERS = ("good", "normal", "ok")  # images in a folder of this name are normal (MVTec/Folder layouts)
 
 
 @dataclass
@@ -28,6 +33,7 @@ class PredictionFiles:
     scores_csv: Path
     scores_json: Path
     rows: list[dict]
+    evaluation: dict | None = None
 
 
 def write_predictions(
@@ -38,8 +44,13 @@ def write_predictions(
     progress: bool = False,
     context: dict | None = None,
 ) -> PredictionFiles:
-    """Score ``images`` and write ``maps/<name>.{npy,png}``, ``overlays/<name>.png``, ``scores.csv`` and
-    ``scores.json`` (with ``context``: checkpoint, references, ...) under ``folder``.
+    """Score ``images`` and write ``maps/<name>.{npy,png}``, ``overlays/<name>.png``, with a pixel threshold
+    ``masks/<name>.png`` (the predicted mask: 255 where the map is above it), ``scores.csv`` and ``scores.json``
+    (with ``context``: checkpoint, references, ...) under ``folder``.
+
+    Labels are known from folder names when some images lie in a ``good`` (or ``normal``, ``ok``) folder: those are
+    normal, the others anomalous with their folder as defect (the layout of a test split, ``test/good``,
+    ``test/<defect>``); then, with a threshold, ``scores.json`` holds precision, recall and the confusion matrix.
 
     Names keep the images' paths below their common folder, so ``test/hole/000.png`` and ``test/scratch/000.png``
     do not collide. Maps are written as images are scored; overlays afterwards, all on one colour range (the set's
@@ -58,35 +69,58 @@ def write_predictions(
         low, high = min(low, float(prediction.anomaly_map.min())), max(high, float(prediction.anomaly_map.max()))
         if not isinstance(image.source, Path):
             kept[index] = prediction.image
-        row = {"image": prediction.name, "score": prediction.score}
+        row: dict[str, Any] = {"image": prediction.name, "score": prediction.score}
         if prediction.anomalous is not None:
             row["anomalous"] = prediction.anomalous
-        rows.append(row | {"map": map_path.relative_to(folder).as_posix(), "overlay": f"overlays/{stem}.png"})
+        row |= {"map": map_path.relative_to(folder).as_posix(), "overlay": f"overlays/{stem}.png"}
+        if detector.pixel_threshold is not None:
+            row["mask"] = f"masks/{stem}.png"
+            _write_mask(folder / row["mask"], prediction.anomaly_map > detector.pixel_threshold.value)
+        rows.append(row)
     for index, (image, row) in enumerate(zip(loaded, rows)):
         pixels = kept[index] if index in kept else detector.view(image.pixels)
         overlay = heatmap_overlay(pixels, read_map(folder / row["map"]), vmin=low, vmax=high)
         path = folder / row["overlay"]
         path.parent.mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(path), cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
+    labels = folder_labels([row["image"] for row in rows])
+    if labels is not None:
+        for row, (label, defect) in zip(rows, labels):
+            row |= {"label": label, "defect": defect}
     scores_csv, scores_json = folder / "scores.csv", folder / "scores.json"
-    with scores_csv.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    table = io.StringIO()
+    writer = csv.DictWriter(table, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(scores_csv, table.getvalue(), newline="")
     threshold = detector.threshold.as_dict() if detector.threshold else None
     summary = dict(context or {}) | {
         "method": detector.method,
         "category": detector.category,
         "references": detector.reference_names,
         "threshold": threshold,
+        "pixel_threshold": detector.pixel_threshold.as_dict() if detector.pixel_threshold else None,
         "map_format": map_format,
         "overlay_range": [low, high],
         "images": rows,
     }
     if map_format == "png16":
         summary["map_scale"] = f"value = png / {PNG16_SCALE}"
-    scores_json.write_text(json.dumps(summary, indent=2) + "\n")
-    return PredictionFiles(folder, scores_csv, scores_json, rows)
+    if labels is not None and detector.threshold is not None:
+        summary["evaluation"] = {
+            "labels": f"from folder names: {', '.join(NORMAL_FOLDERS)} = normal, other folders anomalous",
+            **confusion_at_threshold([r["score"] for r in rows], [r["label"] for r in rows], detector.threshold.value),
+        }
+    write_atomic(scores_json, json.dumps(summary, indent=2) + "\n")
+    return PredictionFiles(folder, scores_csv, scores_json, rows, summary.get("evaluation"))
+
+
+def folder_labels(names: list[str]) -> list[tuple[int, str]] | None:
+    """(label, defect) per image from its folder's name, when some image lies in a normal folder; else ``None``."""
+    folders = [Path(name).parent.name for name in names]
+    if not any(folder.lower() in NORMAL_FOLDERS for folder in folders):
+        return None
+    return [(0, "good") if f.lower() in NORMAL_FOLDERS else (1, f) for f in folders]
 
 
 def read_map(path: str | Path) -> np.ndarray:
@@ -94,7 +128,10 @@ def read_map(path: str | Path) -> np.ndarray:
     path = Path(path)
     if path.suffix == ".npy":
         return np.load(path)
-    return cv2.imread(str(path), cv2.IMREAD_UNCHANGED).astype(np.float32) / PNG16_SCALE
+    pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if pixels is None:
+        raise ImageReadError(f"Cannot read anomaly map file {path}: not a PNG image")
+    return pixels.astype(np.float32) / PNG16_SCALE
 
 
 def _write_map(path: Path, anomaly_map: np.ndarray, map_format: MapFormat) -> None:
@@ -103,6 +140,11 @@ def _write_map(path: Path, anomaly_map: np.ndarray, map_format: MapFormat) -> No
         np.save(path, anomaly_map.astype(np.float32))
     else:
         cv2.imwrite(str(path), np.round(np.clip(anomaly_map, 0, 1) * PNG16_SCALE).astype(np.uint16))
+
+
+def _write_mask(path: Path, mask: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), mask.astype(np.uint8) * 255)
 
 
 def _output_stems(names: list[str]) -> list[str]:

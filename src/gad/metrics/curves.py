@@ -100,6 +100,7 @@ def cflow_histogram(
         split[threshold_bins] = True
     whole = ~split.numpy()
     mapped = above.numpy()[whole]
+    assert hist.overlap is not None, "the cflow thresholds are for PRO: hist must carry overlap weights"
     result = Histogram(
         np.bincount(mapped, hist.negatives[whole], count),
         np.bincount(mapped, hist.positives[whole], count),
@@ -124,22 +125,59 @@ def _prepend_zero(values: np.ndarray) -> np.ndarray:
     return np.concatenate([[0.0], values])
 
 
-def binary_metrics(hist: Histogram) -> dict[str, float]:
-    """AUROC (trapezoidal ROC), AP (step-wise, as sklearn's ``average_precision_score``) and F1-max (best F1 over
-    all thresholds); NaN when one class is missing."""
+@dataclass
+class BinaryCurves:
+    """ROC and precision-recall points of one score histogram, from the highest threshold down.
+
+    ``fpr``/``tpr`` start at (0, 0); ``recall``/``precision`` start at recall 0 with precision 1 (as sklearn
+    plots them); ``thresholds[i]`` is the lowest score counted as anomalous at point ``i + 1`` (bin indices for
+    binned histograms). AUROC is the trapezoidal area under (fpr, tpr); AP the step sum
+    ``sum(diff(recall) * precision[1:])``, as sklearn's ``average_precision_score``.
+    """
+
+    fpr: np.ndarray
+    tpr: np.ndarray
+    recall: np.ndarray
+    precision: np.ndarray
+    thresholds: np.ndarray
+
+    @property
+    def auroc(self) -> float:
+        return float(np.trapezoid(self.tpr, self.fpr))
+
+    @property
+    def ap(self) -> float:
+        return float(np.sum(np.diff(self.recall) * self.precision[1:]))
+
+
+def binary_curves(hist: Histogram, values: np.ndarray | None = None) -> BinaryCurves | None:
+    """The ROC and PR points of ``hist`` (``values``: the score of each bin, for the thresholds); ``None`` when one
+    class is missing."""
     occupied = (hist.negatives + hist.positives) > 0
     fp, tp = _from_top(hist.negatives[occupied]), _from_top(hist.positives[occupied])
     if fp[-1] == 0 or tp[-1] == 0:
+        return None
+    scores = np.flatnonzero(occupied) if values is None else np.asarray(values)[occupied]
+    recall = tp / tp[-1]
+    return BinaryCurves(
+        fpr=_prepend_zero(fp / fp[-1]),
+        tpr=_prepend_zero(recall),
+        recall=_prepend_zero(recall),
+        precision=np.concatenate([[1.0], tp / (tp + fp)]),
+        thresholds=scores[::-1].astype(np.float64),
+    )
+
+
+def binary_metrics(hist: Histogram) -> dict[str, float]:
+    """AUROC (trapezoidal ROC), AP (step-wise, as sklearn's ``average_precision_score``) and F1-max (best F1 over
+    all thresholds); NaN when one class is missing."""
+    curves = binary_curves(hist)
+    if curves is None:
         return {"auroc": math.nan, "ap": math.nan, "f1_max": math.nan}
-    recall, fpr = tp / tp[-1], fp / fp[-1]
-    precision = tp / (tp + fp)
+    recall, precision = curves.recall[1:], curves.precision[1:]
     with np.errstate(invalid="ignore"):
-        f1 = np.where(tp > 0, 2 * precision * recall / (precision + recall), 0.0)
-    return {
-        "auroc": float(np.trapezoid(_prepend_zero(recall), _prepend_zero(fpr))),
-        "ap": float(np.sum(np.diff(_prepend_zero(recall)) * precision)),
-        "f1_max": float(f1.max()),
-    }
+        f1 = np.where(recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+    return {"auroc": curves.auroc, "ap": curves.ap, "f1_max": float(f1.max())}
 
 
 def aupro_exact(hist: Histogram, fpr_limit: float = 0.3) -> float:

@@ -18,6 +18,8 @@ from torch import Tensor, nn
 from gad.errors import ConfigError, GadError
 from gad.models.components.pretrained import resolve_pretrained
 
+# An open_clip CLIP model: open_clip ships no type information, so its attributes are unchecked.
+ClipModel = Any
 MODEL_CONFIG_DIR = Path(__file__).parent / "model_configs"
 open_clip.add_model_config(MODEL_CONFIG_DIR)
 
@@ -79,6 +81,10 @@ class ClipConfig:
 class ClipBackbone(nn.Module):
     """A frozen open_clip model that always stays in eval mode and never builds a graph."""
 
+    model: ClipModel
+    mean: Tensor
+    std: Tensor
+
     def __init__(self, config: ClipConfig) -> None:
         super().__init__()
         model_name, pretrained, layers = config.model_name, config.pretrained, config.layers
@@ -98,7 +104,7 @@ class ClipBackbone(nn.Module):
         self.pretrained = weights.describe()
         self.is_pretrained = weights.source is not None
 
-        def build(source: str | None, size: int | None) -> nn.Module:
+        def build(source: str | None, size: int | None) -> ClipModel:
             with _without_random_init_warning():
                 return open_clip.create_model(
                     model_name,
@@ -130,7 +136,8 @@ class ClipBackbone(nn.Module):
 
     @property
     def grid(self) -> tuple[int, int]:
-        return tuple(int(g) for g in self.model.visual.grid_size)  # type: ignore[return-value]
+        rows, cols = self.model.visual.grid_size
+        return int(rows), int(cols)
 
     @property
     def width(self) -> int:
@@ -194,8 +201,8 @@ def _without_random_init_warning() -> Iterator[None]:
 
 
 def with_image_size(
-    model: nn.Module, image_size: int | None, build: Callable[[str | None, int | None], nn.Module]
-) -> nn.Module:
+    model: ClipModel, image_size: int | None, build: Callable[[str | None, int | None], ClipModel]
+) -> ClipModel:
     """``model`` with its position embedding resized (bicubic, antialiased) for ``image_size``, in float32.
 
     open_clip resizes while loading, in the file's dtype, and CPU bicubic interpolation has no float16 kernel

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
 
 import torch
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
@@ -13,6 +13,8 @@ from torch.optim import Adam, Optimizer
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from gad.data.batch import Batch
+from gad.data.reference_provider import EvalStage
+from gad.data.resumable import batches_done
 from gad.data.preprocessing import Preprocessing
 from gad.errors import ConfigError
 from gad.metrics.anomaly_metrics import MEAN
@@ -21,7 +23,7 @@ from gad.models.components.clip_backbone import ClipBackbone, ClipConfig
 from gad.models.components.few_shot import AnomalyPrediction
 from gad.models.dictas.lookup import LookupStrategy
 from gad.models.dictas.protocol import PROTOCOLS, Protocol
-from gad.models.dictas.score_fusion import ScoreParts, fuse_normalised
+from gad.models.dictas.score_fusion import ScoreParts, official_scores
 from gad.models.dictas.settings import InferenceSettings
 from gad.models.dictas.torch_model import DictASModel
 
@@ -68,6 +70,9 @@ class DictAS(FewShotAnomalyModule):
             size, as the official code. Checkpoints carry it.
     """
 
+    train_pipeline = PIPELINE
+    prompts = "dictas"
+
     def __init__(
         self,
         backbone: ClipConfig | None = None,
@@ -94,11 +99,11 @@ class DictAS(FewShotAnomalyModule):
     ) -> None:
         super().__init__()
         config = ClipConfig.of(backbone, ClipConfig)
-        backbone = config.as_dict()  # saved as a plain dict
+        backbone = config.as_dict()  # type: ignore[assignment]  # saved as a plain dict by save_hyperparameters
         self.save_hyperparameters()
         inference = InferenceSettings(
             layers=tuple(test_layers) if test_layers else None,
-            scales=tuple(test_scales) if test_scales else None,
+            scales=tuple(test_scales) if test_scales else (),
             sigma=sigma,
             alpha=alpha,
         )
@@ -132,8 +137,8 @@ class DictAS(FewShotAnomalyModule):
             batch.label,
             batch.category,
             query_through_value=self.value_frozen,
-            lambda_cqc=self.hparams.lambda_cqc,
-            lambda_tac=self.hparams.lambda_tac,
+            lambda_cqc=self.hparams["lambda_cqc"],
+            lambda_tac=self.hparams["lambda_tac"],
         )
         size = len(batch)
         self.log("train/loss", losses.loss, batch_size=size, prog_bar=True)
@@ -145,8 +150,7 @@ class DictAS(FewShotAnomalyModule):
         return losses.loss
 
     def on_train_epoch_start(self) -> None:
-        progress = self.trainer.fit_loop.epoch_loop.batch_progress.current
-        if progress.processed >= self.trainer.num_training_batches:  # a new epoch, not one resumed part-way
+        if batches_done(self.trainer) >= self.trainer.num_training_batches:  # a new epoch, not one resumed part-way
             self._epoch_query = torch.zeros(2, dtype=torch.float64)
 
     def on_train_epoch_end(self) -> None:
@@ -156,10 +160,10 @@ class DictAS(FewShotAnomalyModule):
     def configure_optimizers(self) -> Any:
         optimizer = Adam(
             self.model.trainable_parameters(include_value=not self.value_frozen),
-            lr=self.hparams.lr,
-            betas=tuple(self.hparams.betas),
+            lr=self.hparams["lr"],
+            betas=tuple(self.hparams["betas"]),
         )
-        if not self.hparams.plateau_scheduler:
+        if not self.hparams["plateau_scheduler"]:
             return optimizer
         scheduler = ReduceLROnPlateau(optimizer, mode="min", factor=0.8, patience=2)
         return {
@@ -170,11 +174,15 @@ class DictAS(FewShotAnomalyModule):
     # ----- two-phase Value generator schedule ----------------------------------------------------------------
     def on_validation_epoch_end(self) -> None:
         super().on_validation_epoch_end()
-        if self.hparams.freeze_value_on_plateau and self.trainer.state.fn == "fit" and not self.trainer.sanity_checking:
+        if (
+            self.hparams["freeze_value_on_plateau"]
+            and self.trainer.state.fn == "fit"
+            and not self.trainer.sanity_checking
+        ):
             self.update_value_phase(self._selection_value(), self.trainer.optimizers)
 
     def _selection_value(self) -> float:
-        name = self.hparams.selection_metric
+        name = self.hparams["selection_metric"]
         mean = self.results.get(MEAN, {})
         if name not in mean:
             raise ConfigError(
@@ -209,7 +217,7 @@ class DictAS(FewShotAnomalyModule):
             p.grad = None
         self.value_frozen, self._snapshot = True, None
         rank_zero_info(
-            f"gad: DictAS validation {self.hparams.selection_metric} {metric:.4f} did not improve on "
+            f"gad: DictAS validation {self.hparams['selection_metric']} {metric:.4f} did not improve on "
             f"{self.best_metric:.4f}: restored the best weights and froze the Value generator."
         )
 
@@ -217,40 +225,39 @@ class DictAS(FewShotAnomalyModule):
         return [(n, p) for n, p in self.model.named_parameters() if not n.startswith("backbone.")]
 
     # ----- official test rules and test-set score normalisation -----------------------------------------------
-    def _use_dataset(self, index: int) -> None:
-        if self.hparams.protocol:
-            self.model.protocol = self.hparams.protocol
-        elif self.hparams.official_protocol and self._stage != "validate":
-            name = self.dataset_names[index].lower()
-            self.model.protocol = name if name in PROTOCOLS else None
-            if self.model.protocol is None:
-                rank_zero_warn(
-                    f"gad: no official DictAS test rules for dataset {name!r} (known: {', '.join(PROTOCOLS)})"
-                )
-        else:
-            self.model.protocol = None
-        super()._use_dataset(index)
+    def evaluation_settings(self, dataset: str, stage: EvalStage) -> Mapping[str, Any]:
+        """``protocol``: the hparam's, else (``official_protocol``, test and predict) the dataset name's, else none."""
+        if self.hparams["protocol"]:
+            return {"protocol": self.hparams["protocol"]}
+        if not self.hparams["official_protocol"] or stage == "validate":
+            return {"protocol": None}
+        name = dataset.lower()
+        if name not in PROTOCOLS:
+            rank_zero_warn(f"gad: no official DictAS test rules for dataset {name!r} (known: {', '.join(PROTOCOLS)})")
+        return {"protocol": name if name in PROTOCOLS else None}
 
     def on_test_start(self) -> None:
         super().on_test_start()
-        count = len(self.dataset_names) if self.hparams.normalize_test_scores else 0
+        count = len(self.dataset_names) if self.hparams["normalize_test_scores"] else 0
         self.score_parts = torch.nn.ModuleList(ScoreParts() for _ in range(count)).to(self.device)
 
     def predict_batch(self, batch: Batch) -> AnomalyPrediction:
         out = super().predict_batch(batch)
-        if self.score_parts and self.trainer.testing:
+        if self.score_parts and self.trainer.testing and self._dataset_index is not None:
             index = self._dataset_index
-            metrics, parts = self.metrics[index], self.score_parts[index]
-            alpha = [self.model.inference_settings(c).alpha for c in batch.category]
-            alpha = torch.tensor(alpha, device=out.score.device)
+            metrics, parts = self.evaluation_metrics()[index], cast(ScoreParts, self.score_parts[index])
+            alpha = torch.tensor(
+                [self.model.inference_settings(c).alpha for c in batch.category], device=out.score.device
+            )
             parts.update(metrics.category_index(batch.category), out.parts["map"], out.parts["text"], alpha)
         return out
 
     def on_test_epoch_end(self) -> None:
-        """With ``normalize_test_scores``, replace each process's image scores by the official fused ones first."""
-        for metrics, parts in zip(self.metrics, self.score_parts or []):
+        """With ``normalize_test_scores``, the metrics score images by the official fused scores."""
+        for metrics, module in zip(self.evaluation_metrics(), self.score_parts or []):
+            parts = cast(ScoreParts, module)
             if parts.update_called:
-                metrics.score = [fuse_normalised(parts.states(), parts.compute())]
+                metrics.transform_scores(official_scores(parts.compute()))
             parts.reset()
         super().on_test_epoch_end()
 

@@ -6,9 +6,10 @@ an explicit option for reproducing the paper's image-level numbers, off by defau
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 from torchmetrics import Metric
+
+from gad.metrics.anomaly_metrics import ScoreTransform, cat_states
 
 EPS = 1e-6
 Parts = tuple[Tensor, Tensor, Tensor, Tensor]
@@ -18,6 +19,11 @@ class ScoreParts(Metric):
     """Each test image's category index, map score, text score and fusion weight alpha; synced across processes."""
 
     full_state_update = False
+    # torchmetrics states (``add_state`` below): lists of per-batch tensors, concatenated by a distributed sync.
+    category: list[Tensor]
+    map: list[Tensor]
+    text: list[Tensor]
+    alpha: list[Tensor]
 
     def __init__(self) -> None:
         super().__init__(compute_on_cpu=True)
@@ -36,7 +42,7 @@ class ScoreParts(Metric):
 
     def states(self) -> Parts:
         """(category, map, text, alpha) of the states as they are: outside ``compute``, this process's images."""
-        return _cat(self.category), _cat(self.map), _cat(self.text), _cat(self.alpha)
+        return cat_states(self.category), cat_states(self.map), cat_states(self.text), cat_states(self.alpha)
 
 
 def fuse_normalised(images: Parts, reference: Parts) -> Tensor:
@@ -49,13 +55,22 @@ def fuse_normalised(images: Parts, reference: Parts) -> Tensor:
     return alpha * text + (1 - alpha) * mapped
 
 
+def official_scores(parts: Parts) -> ScoreTransform:
+    """The metrics' score transform (``AnomalyMetrics.transform_scores``) that replaces the gathered image scores
+    by the fused ones of ``parts`` (``ScoreParts.compute()``: gathered in the same order, so image for image)."""
+    fused = fuse_normalised(parts, parts)
+
+    def transform(scores: Tensor) -> Tensor:
+        if len(scores) != len(fused):
+            raise RuntimeError(f"{len(scores)} image scores but {len(fused)} score parts: not the same images")
+        return fused
+
+    return transform
+
+
 def _normalise(values: Tensor, category: Tensor, ref_values: Tensor, ref_category: Tensor) -> Tensor:
     count = max(int(category.max()), int(ref_category.max())) + 1
     low = ref_values.new_full((count,), float("inf")).scatter_reduce(0, ref_category, ref_values, "amin")
     high = ref_values.new_full((count,), float("-inf")).scatter_reduce(0, ref_category, ref_values, "amax")
     low, high = low.to(values)[category], high.to(values)[category]
     return (values - low) / (high - low + EPS)
-
-
-def _cat(states: list[Tensor] | Tensor) -> Tensor:
-    return torch.cat(states) if isinstance(states, list) else states

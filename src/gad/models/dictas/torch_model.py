@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import kornia
 import torch
@@ -13,7 +14,7 @@ from torch import Tensor, nn
 from gad.errors import ConfigError
 from gad.models.components.anomaly_map import gaussian_smooth, upsample
 from gad.models.components.clip_backbone import ClipBackbone
-from gad.models.components.few_shot import AnomalyPrediction, FewShotModel
+from gad.models.components.few_shot import NO_SETTINGS, AnomalyPrediction, FewShotModel
 from gad.models.components.text_prompts import TextPrompts
 from gad.models.dictas.generators import DictionaryGenerators, init_weights
 from gad.models.dictas.global_head import GlobalHead
@@ -53,8 +54,9 @@ class DictASModel(FewShotModel):
         num_heads: attention heads of the generators.
         dropout: dropout inside the generators.
         inference: how dictionaries are read when no ``protocol`` is set.
-        protocol: apply the official test rules of this dataset instead of ``inference`` (see ``protocol.py``);
-            an attribute that may change between dictionaries (the LightningModule sets it per target dataset).
+        protocol: apply the official test rules of this dataset instead of ``inference`` (see ``protocol.py``)
+            when ``encode_references`` is given no ``protocol`` setting (the LightningModule gives one per
+            evaluated dataset; the Detector keeps this one).
         sparsemax_topk: at inference, find each query's sparsemax support among its ``sparsemax_topk`` best keys
             and recompute exactly the rare rows whose support is wider (same result, no sort of all K x N
             scores); ``None``: the exact sort-based lookup. Training always sorts (no host synchronisation).
@@ -90,9 +92,13 @@ class DictASModel(FewShotModel):
         self.settings_for(None, 1)  # fail on invalid layers now, not at the first test batch
 
     # ----- inference -----------------------------------------------------------------------------------------
-    def settings_for(self, category: str | None, shots: int) -> InferenceSettings:
-        """The concrete settings a category's dictionary is read with (protocol rules, else ``inference``)."""
-        chosen = official_settings(self.protocol, category or "", shots) if self.protocol else self.inference
+    def settings_for(
+        self, category: str | None, shots: int, settings: Mapping[str, Any] = NO_SETTINGS
+    ) -> InferenceSettings:
+        """The concrete settings a category's dictionary is read with: the rules of ``settings["protocol"]`` (default
+        the model's ``protocol``), else ``inference``."""
+        protocol = settings.get("protocol", self.protocol)
+        chosen = official_settings(protocol, category or "", shots) if protocol else self.inference
         layers = tuple(chosen.layers or self.backbone.layers)
         missing = sorted(set(layers) - set(self.backbone.layers))
         if missing:
@@ -106,19 +112,20 @@ class DictASModel(FewShotModel):
         """The settings of a category whose references are set."""
         return self._references[category].settings
 
-    def encode_references(self, images: Tensor, category: str) -> Dictionary:
-        """Keys and values of every used layer and scale, from all K references as one sequence (once per category)."""
-        settings = self.settings_for(category, images.shape[0])
-        if settings.rotations:
-            images = torch.cat([images] + [_rotate(images, angle) for angle in settings.rotations])
+    def encode_references(self, images: Tensor, category: str, settings: Mapping[str, Any] = NO_SETTINGS) -> Dictionary:
+        """Keys and values of every used layer and scale, from all K references as one sequence (once per category),
+        read with ``settings_for(category, K, settings)``."""
+        chosen = self.settings_for(category, images.shape[0], settings)
+        if chosen.rotations:
+            images = torch.cat([images] + [_rotate(images, angle) for angle in chosen.rotations])
         tokens = self.backbone(images).patch_tokens
         entries = {}
-        for position in self._positions(settings):
-            for kernel in settings.scales:
+        for position in self._positions(chosen):
+            for kernel in chosen.scales:
                 references = pool_tokens(tokens[position], self.backbone.grid, kernel).flatten(0, 1).unsqueeze(0)
                 keys, values = self.generators.dictionary(references)
                 entries[(position, kernel)] = (self.generators.query.fold_output(keys), values)
-        return Dictionary(settings=settings, entries=entries, text=self.prompts.embeddings(self.backbone, category))
+        return Dictionary(settings=chosen, entries=entries, text=self.prompts.embeddings(self.backbone, category))
 
     def predict(self, images: Tensor, references: Dictionary, category: str) -> AnomalyPrediction:
         """Anomaly map (B, 1, H, W) (and before smoothing), image score, and its parts ``map`` (map maximum) and

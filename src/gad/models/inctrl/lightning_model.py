@@ -49,6 +49,8 @@ class InCTRL(FewShotAnomalyModule):
     """
 
     default_resize: ResizeRule = "shorter_side"
+    train_pipeline = PIPELINE
+    prompts = "inctrl"
 
     def __init__(
         self,
@@ -66,7 +68,7 @@ class InCTRL(FewShotAnomalyModule):
     ) -> None:
         super().__init__()
         config = ClipConfig.of(backbone, paper_backbone)
-        backbone = config.as_dict()  # saved as a plain dict
+        backbone = config.as_dict()  # type: ignore[assignment]  # saved as a plain dict by save_hyperparameters
         self.save_hyperparameters()
         self.model: InCTRLModel = InCTRLModel(
             ClipBackbone(config), adapter_reduction, hidden, patch_weight, sigma, class_names
@@ -79,7 +81,7 @@ class InCTRL(FewShotAnomalyModule):
                 f"InCTRL trains on queries with normal prompts: set data.init_args.train_pipeline to {PIPELINE}."
             )
         scores = self.model.score_with_support(batch.image, batch.support, batch.category, batch_statistics=True)
-        options = {"gamma": self.hparams.focal_gamma, "double_sigmoid": self.hparams.double_sigmoid}
+        options = {"gamma": self.hparams["focal_gamma"], "double_sigmoid": self.hparams["double_sigmoid"]}
         final = focal_loss(scores.score, batch.label, **options)
         image = focal_loss(scores.image, batch.label, **options)
         loss = final + image
@@ -89,4 +91,6 @@ class InCTRL(FewShotAnomalyModule):
         return loss
 
     def configure_optimizers(self) -> AdamW:
-        return AdamW(self.model.trainable_parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        return AdamW(
+            self.model.trainable_parameters(), lr=self.hparams["lr"], weight_decay=self.hparams["weight_decay"]
+        )

@@ -26,7 +26,7 @@ class PatchResidual(FewShotAnomalyModule):
     ) -> None:
         super().__init__()
         config = ClipConfig.of(backbone, ClipConfig)
-        backbone = config.as_dict()  # saved as a plain dict
+        backbone = config.as_dict()  # type: ignore[assignment]  # saved as a plain dict by save_hyperparameters
         self.save_hyperparameters()
         self.model = PatchResidualModel(ClipBackbone(config), sigma=sigma)
         self._set_preprocessing(preprocessing)
