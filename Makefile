@@ -9,7 +9,7 @@ export NO_ALBUMENTATIONS_UPDATE := 1
 export HF_HUB_OFFLINE := 1
 export WANDB_MODE ?= offline
 
-.PHONY: install demo test test-fast clean
+.PHONY: install demo lint test test-fast clean
 
 install: $(STAMP)
 
@@ -23,6 +23,12 @@ $(STAMP): pyproject.toml constraints.txt
 demo: install
 	$(BIN)/gad fit --config configs/quickstart.yaml
 	$(BIN)/gad test --shots 4
+
+# The gate CI runs first: lint rules, formatting (line length 120) and types (config in pyproject.toml).
+lint: install
+	$(BIN)/ruff check
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy src
 
 test: install
 	$(BIN)/python -m pytest

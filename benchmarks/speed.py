@@ -1,4 +1,4 @@
-"""Speed of DictAS and InCTRL next to the bare CLIP forward they are built on, in one run on one machine.
+"""Speed of DictAS, InCTRL and WinCLIP next to the bare CLIP forward they are built on, in one run on one machine.
 
     python benchmarks/speed.py dictas                        # ViT-L-14-336, K = 1, 4, 16, batch 1, fp32, CPU
     python benchmarks/speed.py inctrl                        # ViT-B-16-plus-240 at 240 px, K = 2, 4, 8
@@ -6,6 +6,7 @@
     python benchmarks/speed.py dictas --parts lookup         # the sparsemax lookup alone, sort-based vs top-k
     python benchmarks/speed.py dictas --parts data --workers 0 2   # training samples/s from 1000 px JPEGs
     python benchmarks/speed.py dictas --clip gad-tiny-vit-l --image-size 112 --shots 1 2   # seconds, for tests
+    python benchmarks/speed.py winclip --batch 8             # ViT-B-16-plus-240 at 240 px, K = 0, 1, 4 (no training)
 
 Random weights (nothing is downloaded): speed does not depend on the values, only on the shapes. Parts:
 
@@ -22,6 +23,8 @@ Random weights (nothing is downloaded): speed does not depend on the values, onl
 - generators (DictAS): the per-image work of g_V and g_Q at inference, apart;
 - lookup: the sparsemax dictionary lookup of one layer and scale (N queries against K x N keys), the exact
   sort-based path against the top-k path, checked equal;
+- windows (WinCLIP): the window embeddings of each scale (one transformer pass over all its windows), against the
+  full forward with the image embedding of the same images, and the same windows one pass per window;
 - data: training items per second of the method's training pipeline, from ``--data-side`` px JPEG files, with
   each of ``--workers`` (0: in the main process, one thread: the figure per CPU core).
 
@@ -64,6 +67,7 @@ from gad.models.base import FewShotAnomalyModule  # noqa: E402
 from gad.models.components.clip_backbone import ClipConfig  # noqa: E402
 from gad.models.dictas import lookup as lookup_module  # noqa: E402
 from gad.models.dictas.lookup import lookup  # noqa: E402
+from gad.models.winclip.window_encoder import window_embeddings  # noqa: E402
 
 CATEGORY = "brick"
 METHODS = {
@@ -86,8 +90,9 @@ METHODS = {
         2,
         "gad.models.inctrl.InCTRLTrainingPipeline",
     ),
+    "winclip": ("gad.models.winclip.WinCLIP", "ViT-B-16-plus-240", [12], 240, [0, 1, 4], 0, None),
 }
-PARTS = ("backbone", "inference", "sets", "train", "generators", "lookup", "data")
+PARTS = ("backbone", "inference", "sets", "train", "generators", "lookup", "windows", "data")
 
 
 @dataclass
@@ -347,6 +352,26 @@ def generator_rows(module: FewShotAnomalyModule, args: argparse.Namespace) -> li
     ]
 
 
+def window_rows(module: FewShotAnomalyModule, args: argparse.Namespace) -> list[Row]:
+    """WinCLIP's window embeddings, per scale: all windows of ``--batch`` images in one transformer pass, against
+    the full forward with the image embedding of the same images; then the first 16 windows of one image one pass
+    each (the per-window rate, against the batched one's)."""
+    backbone, rows = module.model.backbone, []
+    x = images(args.batch, args.image_size, args.device, seed=5)
+    for size, masks in zip(module.model.scales, module.model.masks):
+        base, timing, memory = timed_against(
+            lambda: backbone(x, embedding=True), lambda masks=masks: window_embeddings(backbone, x, [masks]), args
+        )
+        what = f"{size}x{size} windows: all {len(masks)} per image in one pass, batch {args.batch}"
+        rows.append(Row("windows", what, timing, args.batch, memory, base, args.batch, "x ref: the full forward"))
+        single = [masks[i : i + 1] for i in range(min(16, len(masks)))]
+        each, _ = timed(lambda single=single: [window_embeddings(backbone, x[:1], [m]) for m in single], args)
+        rate = (each.cpu / len(single)) / (timing.cpu / (args.batch * len(masks)))
+        what = f"{size}x{size} windows: one pass per window ({len(single)} of them), batch 1"
+        rows.append(Row("windows", what, each, len(single), note=f"{rate:.1f}x the batched CPU time per window"))
+    return rows
+
+
 def write_jpegs(folder: Path, count: int, side: int) -> list[str]:
     """Procedural textures as JPEG files (quality 90), the stand-in for dataset images."""
     rng, textures, paths = np.random.default_rng(0), ProceduralTextures(), []
@@ -471,7 +496,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--clip", help="open_clip model name (default: the paper's)")
     parser.add_argument("--layers", type=int, nargs="+", help="tapped 1-based layers (default: the paper's)")
     parser.add_argument("--image-size", type=int, help="input side in px (default: the paper's)")
-    parser.add_argument("--shots", type=int, nargs="+", help="K values (default: DictAS 1 4 16, InCTRL 2 4 8)")
+    parser.add_argument(
+        "--shots", type=int, nargs="+", help="K values (default: DictAS 1 4 16, InCTRL 2 4 8, WinCLIP 0 1 4)"
+    )
     parser.add_argument("--batch", type=int, default=1, help="throughput batch, besides batch 1 (default 1)")
     parser.add_argument("--train-batch", type=int, default=2)
     parser.add_argument("--precision", choices=sorted(PRECISIONS), default="fp32")
@@ -518,13 +545,16 @@ def run(args: argparse.Namespace) -> None:
         rows += progress(inference_rows(module, args))
     if module is not None and "sets" in args.parts:
         rows += progress(set_rows(module, args))
-    if module is not None and "train" in args.parts:
+    trains = METHODS[args.method][6] is not None  # WinCLIP has nothing to train
+    if module is not None and "train" in args.parts and trains:
         rows += progress(training_rows(module, args))
     if module is not None and "generators" in args.parts and args.method == "dictas":
         rows += progress(generator_rows(module, args))
     if module is not None and "lookup" in args.parts and args.method == "dictas":
         rows += progress(lookup_rows(module, args))
-    if "data" in args.parts:
+    if module is not None and "windows" in args.parts and args.method == "winclip":
+        rows += progress(window_rows(module, args))
+    if "data" in args.parts and trains:
         rows += progress(data_rows(args))
     report(rows, args)
 

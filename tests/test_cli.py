@@ -18,7 +18,6 @@ GAD = str(Path(sys.executable).parent / "gad")
 FAST = ["--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "2"]
 
 
-@pytest.mark.slow  # a fresh process imports torch and Lightning
 def test_help_lists_commands() -> None:
     out = subprocess.run([GAD, "--help"], capture_output=True, text=True, check=True).stdout
     for command in ("fit", "validate", "test", "predict", "--shots", "gad data quickstart"):

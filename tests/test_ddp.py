@@ -32,6 +32,7 @@ def test_ddp_fit_shares_one_run_folder_and_its_checkpoint_tests(tmp_path: Path, 
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "MEMBER: 2/2" in done.stderr + done.stdout, "did not run on 2 processes"
+    assert "sync_dist" not in done.stderr + done.stdout, "metrics logged without saying they are global"
     (run,) = (tmp_path / "runs").iterdir()  # both processes wrote into rank 0's folder
     assert (run / "config.yaml").is_file() and (run / "checkpoints" / "best.ckpt").is_file()
     (test_dir,) = (run / "test").iterdir()

@@ -203,8 +203,8 @@ def test_a_pickled_object_is_refused_and_never_run(quickstart_root: Path, tmp_pa
     ):
         with pytest.raises(
             ReferenceSelectionError,
-            match=r"gravel.pt is not plain tensors \(.*\): gad reads prompt files "
-            r"with torch.load\(weights_only=True\) and never unpickles",
+            match=r"gravel.pt holds Python objects other than tensors and plain settings, which gad refuses to "
+            r"load \(they could run code\), or is not a torch.save file; expected an InCTRL prompt file",
         ) as err:
             attempt()
         assert "\n" not in str(err.value)

@@ -28,3 +28,17 @@ def check_writable(path: str | Path, option: str, kind: Literal["folder", "file"
 
 def _what(path: Path) -> str:
     return "folder" if path.is_dir() else "file"
+
+
+def write_atomic(path: str | Path, text: str, newline: str | None = None) -> Path:
+    """Write ``text`` to ``path`` through a temporary file beside it and ``os.replace``: a reader (a later
+    benchmark, a user) finds the old file or the whole new one, never a part, even if the command is killed while
+    writing; an interrupted write removes its temporary file. ``newline`` as for ``open``."""
+    path = Path(path)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        partial.write_text(text, newline=newline)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path

@@ -42,7 +42,7 @@ def heatmap_overlay(
     heat = heat.reshape(heat.shape[-2:])
     low = float(heat.min()) if vmin is None else vmin
     high = float(heat.max()) if vmax is None else vmax
-    scaled = np.clip((heat - low) / max(high - low, 1e-12), 0.0, 1.0)
+    scaled: np.ndarray = np.clip((heat - low) / max(high - low, 1e-12), 0.0, 1.0)
     if scaled.shape != rgb.shape[:2]:
         scaled = cv2.resize(scaled, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
     colours = cv2.cvtColor(cv2.applyColorMap((scaled * 255).astype(np.uint8), cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from gad.metrics.anomaly_metrics import MEAN, nanmean
+from gad.output_paths import write_atomic
 
 # Column headings of the markdown tables, as the papers write them (json and csv keep the metric keys).
 LABELS = {
@@ -76,14 +78,16 @@ def write_results(
     folder.mkdir(parents=True, exist_ok=True)
     names = metric_names({f"{d}/{c}": row for d, table in by_dataset.items() for c, row in table.items()})
     json_path, csv_path, md_path = folder / "results.json", folder / "results.csv", folder / "results.md"
-    json_path.write_text(strict_json({**context, "results": by_dataset, "undefined": undefined or {}}))
-    with csv_path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["dataset", "category", *names])
-        for dataset, table in by_dataset.items():
-            for category, row in table.items():
-                writer.writerow([dataset, category, *(row.get(n, math.nan) for n in names)])
-    md_path.write_text(results_markdown(by_dataset, context.get("title", "")))
+    rows = io.StringIO()
+    writer = csv.writer(rows)
+    writer.writerow(["dataset", "category", *names])
+    for dataset, table in by_dataset.items():
+        for category, row in table.items():
+            writer.writerow([dataset, category, *(row.get(n, math.nan) for n in names)])
+    write_atomic(csv_path, rows.getvalue(), newline="")
+    write_atomic(md_path, results_markdown(by_dataset, context.get("title", "")))
+    # last: a results.json means the whole set was written (a killed command leaves none, or the previous one)
+    write_atomic(json_path, strict_json({**context, "results": by_dataset, "undefined": undefined or {}}))
     return [json_path, csv_path, md_path]
 
 

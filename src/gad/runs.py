@@ -11,16 +11,16 @@ import json
 import os
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from gad.output_paths import check_writable
+from gad.output_paths import check_writable, write_atomic
 from gad.errors import GadError, gad_error_in
 
 RUNS_ENV = "GAD_RUNS_DIR"
-OUTPUT_ENV = "GAD_OUTPUT_DIR"  # hands the folder chosen by rank 0 to the DDP processes it launches
 CONFIG_NAME = "config.yaml"
 STATUS_NAME = "status.json"
 FINISHED, RUNNING, FAILED, INTERRUPTED = "finished", "running", "failed", "interrupted"
@@ -47,9 +47,7 @@ def ensure_folder(folder: Path, what: str) -> Path:
 
 def new_output_dir(parent: Path, name: str) -> Path:
     """A fresh folder ``parent/<timestamp>_<name>`` (``-2``, ``-3``... when taken), created atomically and marked
-    running; DDP child processes reuse the one of rank 0."""
-    if os.environ.get("LOCAL_RANK", "0") != "0" and os.environ.get(OUTPUT_ENV):
-        return Path(os.environ[OUTPUT_ENV])
+    running."""
     ensure_folder(parent, f"Runs folder (${RUNS_ENV})" if parent == runs_root() else "Output folder")
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     suffix = 1
@@ -67,7 +65,6 @@ def new_output_dir(parent: Path, name: str) -> Path:
 def reopen_run(folder: Path) -> None:
     """Mark ``folder`` running for the command now starting (a new folder, or a run being resumed)."""
     write_status(folder, RUNNING)
-    os.environ[OUTPUT_ENV] = str(folder)
     if _open_commands:
         _open_commands[-1].append(folder)
 
@@ -76,9 +73,7 @@ def write_status(folder: Path, status: str, error: str | None = None) -> None:
     record = {"status": status, "pid": os.getpid(), "time": datetime.now().isoformat(timespec="seconds")}
     if error:
         record["error"] = error
-    partial = folder / f".{STATUS_NAME}.{os.getpid()}"
-    partial.write_text(json.dumps(record, indent=1) + "\n")
-    partial.replace(folder / STATUS_NAME)
+    write_atomic(folder / STATUS_NAME, json.dumps(record, indent=1) + "\n")
 
 
 def run_status(folder: Path) -> str | None:
@@ -95,12 +90,9 @@ def command_status() -> Iterator[None]:
     SIGTERM, ``failed`` on any other error. A SIGKILL leaves ``running``, which is never taken for finished."""
     created: list[Path] = []
     _open_commands.append(created)
-    previous = signal.getsignal(signal.SIGTERM)
-    main_thread = _in_main_thread()
-    if main_thread:
-        signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        yield
+        with sigterm_interrupts():
+            yield
     except BaseException as err:
         status, cause = _status_of(err), gad_error_in(err) or err
         for folder in created:
@@ -111,18 +103,29 @@ def command_status() -> Iterator[None]:
             write_status(folder, FINISHED)
     finally:
         _open_commands.remove(created)
-        if main_thread:
-            signal.signal(signal.SIGTERM, previous)
 
 
-def _in_main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
+@contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """Inside the block, SIGTERM stops the command as Ctrl-C does (``KeyboardInterrupt`` in the main thread, which
+    Lightning shuts down gracefully), instead of ending the process at once or being logged and ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
+
+
+def was_interrupted(err: BaseException) -> bool:
+    """Whether ``err`` ended a command because of Ctrl-C or SIGTERM."""
+    return _status_of(err) == INTERRUPTED
 
 
 def _status_of(err: BaseException) -> str:
@@ -206,7 +209,9 @@ def _runs_newest_first(root: Path) -> Iterator[Path]:
 
 
 def _described(status: str | None) -> str:
-    return {RUNNING: "marked running (still running, or killed)", None: f"without a {STATUS_NAME}"}.get(status, status)
+    if status is None:
+        return f"without a {STATUS_NAME}"
+    return "marked running (still running, or killed)" if status == RUNNING else status
 
 
 def run_of_checkpoint(checkpoint: Path) -> Path | None:

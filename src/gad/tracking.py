@@ -61,6 +61,16 @@ def has_api_key() -> bool:
         return False
 
 
+def silence_wandb() -> None:
+    """No wandb banners (tracking, syncing, where the files go) nor warnings about Lightning's settings; errors
+    still show. wandb reads ``WANDB_SILENT`` when a run starts, but warns about its settings before that."""
+    import wandb
+
+    os.environ.setdefault("WANDB_SILENT", "true")
+    if os.environ["WANDB_SILENT"].lower() == "true":
+        wandb.termsetup(wandb.Settings(silent=True), None)
+
+
 def versions() -> dict[str, str]:
     found = {"python": platform.python_version()}
     for package in VERSIONED:

@@ -1,37 +1,29 @@
-"""The ``gad`` command."""
+"""The ``gad`` command. Nothing heavy is imported here: each command loads its own modules when it runs."""
 
 from __future__ import annotations
 
 import sys
 
-from gad.cli.benchmark_command import benchmark_main
-from gad.cli.data_command import data_main
-from gad.cli.export_command import export_main
-from gad.cli.import_command import import_main
-from gad.cli.errors import one_line_errors
-from gad.cli.lightning_cli import GadCLI, run_lightning
-from gad.cli.predict_command import is_folder_mode, predict_main
-from gad.errors import GadError
+from gad.cli.commands import dispatch
+from gad.cli.verbosity import pop_verbose, set_verbosity
+from gad.runs import sigterm_interrupts, was_interrupted
 
-EXTRA_COMMANDS = {
-    "data": data_main,
-    "benchmark": benchmark_main,
-    "export": export_main,
-    "import-official": import_main,
-}
+INTERRUPTED_EXIT = 130  # as a shell reports a command stopped by Ctrl-C
 
 
 def main(args: list[str] | None = None) -> None:
-    """Entry point of the ``gad`` console script (also ``python -m gad``)."""
-    argv = list(sys.argv[1:] if args is None else args)
-    if argv and argv[0] in EXTRA_COMMANDS:
-        EXTRA_COMMANDS[argv[0]](argv[1:])
-        return
-    if is_folder_mode(argv):
-        predict_main(argv[1:])
-        return
-    with one_line_errors("gad"):
-        run_lightning(argv)
+    """Entry point of the ``gad`` console script (also ``python -m gad``). Ctrl-C and SIGTERM stop any command at
+    once, its folders marked interrupted (never taken for finished) and its results files whole or absent."""
+    verbose, argv = pop_verbose(list(sys.argv[1:] if args is None else args))
+    set_verbosity(verbose)
+    try:
+        with sigterm_interrupts():
+            dispatch(argv)
+    except (KeyboardInterrupt, SystemExit) as err:
+        if not was_interrupted(err):
+            raise
+        print(f"{' '.join(['gad', *argv[:1]])}: interrupted", file=sys.stderr)
+        sys.exit(INTERRUPTED_EXIT)
 
 
-__all__ = ["GadCLI", "GadError", "main"]
+__all__ = ["main"]

@@ -24,7 +24,7 @@ from rich.markdown import Markdown
 from gad.cli.config_checks import check_config_files
 from gad.cli.errors import one_line_errors
 from gad.cli.lightning_cli import run_lightning
-from gad.output_paths import check_writable
+from gad.output_paths import check_writable, write_atomic
 from gad.runs import latest_run, runs_root
 from gad.errors import ConfigError
 from gad.reporting import strict_json, sweep_markdown
@@ -69,7 +69,8 @@ def run_sweep(run: str | None, shots: list[int], seeds: list[int], targets: list
     records: list[dict] = []
     tests: list[dict] = []
     run_folder: Path | None = Path(run) if run else None
-    for target in targets or [None]:
+    target_list: list[str | None] = [*targets] or [None]
+    for target in target_list:
         for k in shots:
             for seed in seeds:
                 # the run's (or given) config, then the target's, then shots and seed: later arguments win
@@ -100,9 +101,8 @@ def run_sweep(run: str | None, shots: list[int], seeds: list[int], targets: list
 
 def write_sweep(records: pd.DataFrame, folder: Path, context: dict) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    records.to_csv(folder / "benchmark.csv", index=False)
-    markdown = sweep_markdown(records)
-    (folder / "benchmark.md").write_text(markdown)
-    (folder / "benchmark.json").write_text(strict_json({**context, "results": records.to_dict("records")}))
+    write_atomic(folder / "benchmark.csv", records.to_csv(index=False))
+    write_atomic(folder / "benchmark.md", sweep_markdown(records))
+    write_atomic(folder / "benchmark.json", strict_json({**context, "results": records.to_dict("records")}))
     Console(width=None if Console().is_terminal else 160).print(Markdown(sweep_markdown(records, per_category=False)))
     return folder

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 
 import yaml
-from jsonargparse import ArgumentParser
+from jsonargparse import ArgumentParser, Namespace
 
 from gad.cli.errors import one_line_errors
 from gad.data.quickstart import generate_quickstart
@@ -57,7 +57,7 @@ def data_main(argv: list[str]) -> None:
         _run(config)
 
 
-def _run(config) -> None:
+def _run(config: Namespace) -> None:
     if config.command == "quickstart":
         root = generate_quickstart(**config.quickstart.as_dict())
         print(f"gad data quickstart: dataset written to {root}")
@@ -75,7 +75,7 @@ def _list() -> None:
         print(f"{spec.name:13s} {spec.reader_path:35s} {how:30s} {spec.doc}")
 
 
-def _prepare(args) -> None:
+def _prepare(args: Namespace) -> None:
     spec = DATASETS[args.name]
     if spec.converter is None:
         print(
@@ -102,7 +102,7 @@ def _parse_options(options: list[str]) -> dict:
     return parsed
 
 
-def _check(args) -> None:
+def _check(args: Namespace) -> None:
     source_class = DATASETS[args.name].reader
     try:
         source = source_class(root=args.root, categories=args.categories, **_parse_options(args.option))

@@ -95,9 +95,9 @@ def check_detector_arguments(args: Namespace, command: str) -> DetectorRequest:
     check_fpr(fpr, "--fpr")
     if args.batch_size < 1:
         raise ConfigError(f"--batch_size must be at least 1, got {args.batch_size}.")
-    references, category = _references(args.references, args.category)
-    if not isinstance(references, Path):  # an InCTRL prompt file is used as it is
-        references = expand_paths(references, "--references")
+    specs, category = _references(args.references, args.category)
+    # an InCTRL prompt file is used as it is
+    references = specs if isinstance(specs, Path) else expand_paths(specs, "--references")
     calibration = expand_paths(args.calibration, "--calibration") if args.calibration else None
     return DetectorRequest(checkpoint_of(args, command), references, category, calibration, fpr)
 

@@ -12,45 +12,32 @@ from jsonargparse import DefaultHelpFormatter, Namespace
 from jsonargparse.typing import import_object
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
-from lightning.pytorch.utilities import rank_zero_info
 
 from gad.callbacks import PredictionWriter, ResultsWriter
+from gad.cli.commands import overview
 from gad.cli.config_checks import check_accelerator, check_config_files, config_files
-from gad.runs import (
-    CONFIG_NAME,
-    command_status,
-    latest_run,
-    new_output_dir,
-    reopen_run,
-    resumable_run,
-    run_checkpoint,
-    run_of_checkpoint,
-    runs_root,
-)
+from gad.cli.errors import one_line_errors
+from gad.cli.lightning_adapter import check_checkpoint_method, hand_to_ddp, reapply_model_options, shared_output_dir
+from gad.cli.model_names import import_model_packages
+from gad.cli.predict_command import image_mode_help, is_folder_mode, predict_main
+from gad.cli.run_arguments import model_from_checkpoint, resolve_run_arguments
 from gad.cli.target_sets import replace_targets
+from gad.cli.verbosity import is_verbose, say, set_verbosity
 from gad.data.datamodule import FewShotDataModule
 from gad.errors import ConfigError
 from gad.metrics.anomaly_metrics import MetricSettings
 from gad.metrics.undefined import UndefinedMetricsError, undefined_lines
 from gad.models.base import FewShotAnomalyModule
-from gad.models.checkpoint_file import checkpoint_class
-from gad.tracking import RunIdentity, has_api_key, log_config
+from gad.runs import CONFIG_NAME, command_status, new_output_dir, reopen_run, run_of_checkpoint, runs_root
+from gad.tracking import RunIdentity, has_api_key, log_config, silence_wandb
 
-EVAL_COMMANDS = ("validate", "test", "predict")
-DESCRIPTION = """gad: generalist few-shot visual anomaly detection.
+PREDICT_DESCRIPTION = """Score images with a trained model, in one of two modes.
 
-  gad fit --config configs/quickstart.yaml              train (the run folder goes under runs/)
-  gad test --shots 8                                    test the most recent run with 8 normal references
-  gad test --run runs/FOLDER --shots 8                  test a given run
-  gad fit --run runs/FOLDER --resume                    continue a killed fit in its folder from its last.ckpt
-  gad fit -c configs/X.yaml -c configs/trainer/ddp.yaml -c configs/trainer/bf16.yaml
-  gad data quickstart --root data/quickstart            generate the quickstart dataset
-  gad predict --references good/ --images 'line/*.png'  maps, overlays, scores from a run and K normals
-  gad export --references good/ --output model.onnx     ONNX of one product, its references baked in
-  gad benchmark --shots 1 2 4 --seeds 0 1 2             test the most recent run over shots x seeds, one table
-  gad import-official dictas W.pth --clip C.pt --output X.ckpt   the authors' released weights as a gad checkpoint
+Image mode (with --images): anomaly maps, overlays and scores.csv for a folder of images, from a run (or
+--ckpt_path) and a few normal --references; --calibration held-out normals choose the threshold at --fpr.
 
-Runs go to $GAD_RUNS_DIR (default ./runs)."""
+{image_mode}
+Dataset mode (without --images): predictions.csv for the target sets of a config, with the options below."""
 
 
 class HelpFormatter(RawDescriptionHelpFormatter, DefaultHelpFormatter):
@@ -66,7 +53,7 @@ class SaveRunConfig(SaveConfigCallback):
         folder.mkdir(parents=True, exist_ok=True)
         if not (stage == "fit" and self.config.get("ckpt_path") and (folder / CONFIG_NAME).is_file()):
             # nulls are kept (`pretrained: null` must stay random init on a re-fit); a resumed run keeps its config
-            self.parser.save(self.config, folder / CONFIG_NAME, overwrite=True, multifile=False, skip_none=False)
+            self.parser.save(self.config, folder / CONFIG_NAME, overwrite=True, multifile=False, skip_unset=False)
         log_config(
             trainer, self.config.clone().as_dict(), run_identity(str(getattr(stage, "value", stage)), self.config)
         )
@@ -80,7 +67,7 @@ class GadCLI(LightningCLI):
       config, the reference manifest and the result tables.
     """
 
-    def __init__(self, args: list[str] | None = None, run: bool = True) -> None:
+    def __init__(self, args: list[str], run: bool = True) -> None:
         super().__init__(
             model_class=FewShotAnomalyModule,
             datamodule_class=FewShotDataModule,
@@ -90,7 +77,15 @@ class GadCLI(LightningCLI):
             save_config_kwargs={"save_to_log_dir": False},
             trainer_defaults={"callbacks": [PredictionWriter()]},
             seed_everything_default=0,
-            parser_kwargs={"description": DESCRIPTION, "default_env": False, "formatter_class": HelpFormatter},
+            parser_kwargs={
+                "description": overview(),
+                "default_env": False,
+                "formatter_class": HelpFormatter,
+                "predict": {
+                    "description": PREDICT_DESCRIPTION.format(image_mode=image_mode_help()),
+                    "formatter_class": HelpFormatter,
+                },
+            },
             args=args,
             run=run,
         )
@@ -125,73 +120,54 @@ class GadCLI(LightningCLI):
         super().instantiate_classes()
         self.model.metric_settings = self._get(self.config_init, "metrics")
 
-    def _parse_ckpt_path(self) -> None:
-        """Lightning replaces the model's settings by the checkpoint's hyperparameters; the ``--model...`` arguments
-        of the command line are then applied again, so that test-time options given with a checkpoint
-        (``gad test --model.init_args.alpha 0.5``) take effect instead of being silently dropped. A checkpoint of
-        another method than the config's model is refused (Lightning would silently swap the model)."""
-        given = self.config.clone()
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        """Parse ``args`` (resolved by ``run_lightning``; ``sys.argv`` only holds them for DDP's sake), refuse a
+        checkpoint of another method, and keep the options as given for ``before_instantiate_classes``."""
+        self.config = parser.parse_args(args)
+        self._argv = list(args)
+        self._given = self.config.clone()
         subcommand = self.config.get("subcommand")
-        if subcommand and given[subcommand].get("ckpt_path"):
-            model = given[subcommand].get("model") or Namespace()
-            _check_method(given[subcommand].ckpt_path, model.get("class_path"))
-        super()._parse_ckpt_path()
-        if not subcommand or not self.config[subcommand].get("ckpt_path"):
-            return
-        for key in model_option_keys(sys.argv[2:]):
-            for candidate in (key, key.replace("model.", "model.init_args.", 1)):
-                if candidate in given[subcommand]:
-                    self.config[subcommand][candidate] = given[subcommand][candidate]
-                    break
+        if subcommand:
+            check_checkpoint_method(self.config[subcommand])
 
     def before_instantiate_classes(self) -> None:
-        config = self.config[self.subcommand]
+        command = str(self.subcommand)
+        config = self.config[command]
+        reapply_model_options(config, self._given[command], self._argv[1:])
         check_accelerator(config.trainer.get("accelerator"), config.trainer.get("devices"))
         if config.get("shots") is not None:
             config.data.init_args.shots = config.shots
-        out_dir = self._output_dir(config)
+        out_dir = _output_dir(command, config)
         config.trainer.default_root_dir = str(out_dir)
-        _point_loggers_at(config.trainer, out_dir, run_identity(self.subcommand, config))
-        if self.subcommand == "fit":
+        _point_loggers_at(config.trainer, out_dir, run_identity(command, config))
+        if command == "fit":
             _point_checkpoints_at(config.trainer, out_dir / "checkpoints")
-        elif config.get("verbose") and "--verbose" not in sys.argv:
-            config.verbose = False  # ResultsWriter prints the per-category table instead of Lightning's flat one
-        rank_zero_info(f"gad {self.subcommand}: writing to {out_dir}")
-
-    def _output_dir(self, config: Namespace) -> Path:
-        model = config.model.class_path.rsplit(".", 1)[-1].lower()
-        if self.subcommand == "fit" and config.get("ckpt_path"):
-            folder = run_of_checkpoint(Path(config.ckpt_path))  # a resumed fit continues in its own run folder
-            if folder is None:
-                raise ConfigError(f"--ckpt_path {config.ckpt_path}: not inside a gad run folder, nothing to resume.")
-            if os.environ.get("LOCAL_RANK", "0") == "0":
-                reopen_run(folder)
-            return folder
-        if self.subcommand == "fit":
-            return new_output_dir(runs_root(), f"{model}_{_data_name(config)}")
-        data = config.data.init_args
-        name = f"k{data.shots}_seed{data.seed}"
-        run = run_of_checkpoint(Path(config.ckpt_path)) if config.get("ckpt_path") else None
-        if run is not None:
-            return new_output_dir(run / self.subcommand, name)
-        return new_output_dir(runs_root(), f"{model}_{self.subcommand}_{name}")  # not inside a run: under runs/
+        elif "verbose" in config:
+            config.verbose = is_verbose()  # ResultsWriter prints the per-category table instead of Lightning's flat one
+        say(f"gad {command}: writing to {out_dir}")
 
 
-def _check_method(checkpoint: str, config_class: str | None) -> None:
-    saved = checkpoint_class(checkpoint)
-    if config_class and _class_or_name(config_class) is not _class_or_name(saved):
-        raise ConfigError(
-            f"--ckpt_path {checkpoint} holds a {saved} but the config's model is {config_class}: give a checkpoint "
-            f"of {config_class.rsplit('.', 1)[-1]}, or a config without a model (the checkpoint says which)."
-        )
+def _output_dir(command: str, config: Namespace) -> Path:
+    """The command's folder (see ``GadCLI``), shared with the DDP processes it launches."""
+    model = config.model.class_path.rsplit(".", 1)[-1].lower()
+    if command == "fit" and config.get("ckpt_path"):
+        folder = run_of_checkpoint(Path(config.ckpt_path))  # a resumed fit continues in its own run folder
+        if folder is None:
+            raise ConfigError(f"--ckpt_path {config.ckpt_path}: not inside a gad run folder, nothing to resume.")
+        return shared_output_dir(lambda: _reopened(folder))
+    if command == "fit":
+        return shared_output_dir(lambda: new_output_dir(runs_root(), f"{model}_{_data_name(config)}"))
+    data = config.data.init_args
+    name = f"k{data.shots}_seed{data.seed}"
+    run = run_of_checkpoint(Path(config.ckpt_path)) if config.get("ckpt_path") else None
+    # inside the checkpoint's run, else (an imported or copied checkpoint, or none) under runs/
+    parent, name = (run / command, name) if run is not None else (runs_root(), f"{model}_{command}_{name}")
+    return shared_output_dir(lambda: new_output_dir(parent, name))
 
 
-def _class_or_name(class_path: str) -> object:
-    """The class a path names (one class may have several paths), or the path itself if it names none."""
-    try:
-        return import_object(class_path)
-    except (ImportError, AttributeError, ValueError):
-        return class_path
+def _reopened(folder: Path) -> Path:
+    reopen_run(folder)
+    return folder
 
 
 def _data_name(config: Namespace) -> str:
@@ -233,13 +209,15 @@ def _point_loggers_at(trainer: Namespace, folder: Path, identity: RunIdentity) -
         if isinstance(logger, Namespace) and "init_args" in logger:
             logger.init_args.save_dir = str(folder)
             if logger.class_path.endswith("WandbLogger"):
+                if not is_verbose():
+                    silence_wandb()
                 logger.init_args.name = identity.name
                 logger.init_args.group = identity.group
                 logger.init_args.job_type = identity.command
                 logger.init_args.tags = identity.tags
                 if not logger.init_args.get("offline") and "WANDB_MODE" not in os.environ and not has_api_key():
                     logger.init_args.offline = True
-                    rank_zero_info(f"gad: no wandb API key: logging offline to {folder / 'wandb'} (wandb sync later)")
+                    say(f"gad: no wandb API key: logging offline to {folder / 'wandb'} (wandb sync later)")
 
 
 def _point_checkpoints_at(trainer: Namespace, folder: Path) -> None:
@@ -248,81 +226,13 @@ def _point_checkpoints_at(trainer: Namespace, folder: Path) -> None:
             callback.init_args.dirpath = str(folder)
 
 
-def resolve_run_arguments(argv: list[str]) -> list[str]:
-    """For validate/test/predict given ``--run FOLDER`` or no config at all, add that run's (or the most recent
-    finished run's) ``--config`` and ``--ckpt_path`` right after the command, so later arguments still override
-    them; for a resumed fit see ``resume_arguments``."""
-    if any(a in ("-h", "--help") for a in argv):
-        return argv
-    if argv and argv[0] == "fit":
-        return resume_arguments(argv)
-    if not argv or argv[0] not in EVAL_COMMANDS:
-        return argv
-    run = _option_value(argv, "--run")
-    if run is not None:
-        folder = Path(run)
-        checkpoint = run_checkpoint(folder)
-    elif any(a.split("=")[0] in ("-c", "--config", "--ckpt_path", "--model", "--data") for a in argv[1:]):
-        return argv
-    else:
-        folder, checkpoint = latest_run()
-        print(f"gad {argv[0]}: using the most recent run {folder} (checkpoint {checkpoint})", file=sys.stderr)
-    return [argv[0], "--config", str(folder / CONFIG_NAME), "--ckpt_path", str(checkpoint), *argv[1:]]
-
-
-def model_from_checkpoint(argv: list[str]) -> list[str]:
-    """For validate/test/predict with ``--ckpt_path`` and no ``--model``: the checkpoint's model class first, so
-    that a config with only data works (a config's own model still comes later and wins). The checkpoint is
-    checked here, before anything is built: safe to load, of a gad format this gad reads, saying its model."""
-    checkpoint = _option_value(argv, "--ckpt_path")
-    if not argv or argv[0] not in EVAL_COMMANDS or checkpoint is None or any(a in ("-h", "--help") for a in argv):
-        return argv
-    class_path = checkpoint_class(checkpoint)
-    if any(a.split("=")[0] == "--model" for a in argv):
-        return argv
-    return [argv[0], "--model", class_path, *argv[1:]]
-
-
-def resume_arguments(argv: list[str]) -> list[str]:
-    """``fit [--run RUN] --resume`` (``--resume`` is handled here, before the parser) or ``fit --ckpt_path
-    last|CKPT``: the run's ``--config`` first, then the other arguments, then ``--ckpt_path`` of the checkpoint to
-    continue from (``last``: the run's ``last.ckpt``). The fit then writes into that run's folder."""
-    ckpt = _option_value(argv, "--ckpt_path")
-    if ckpt is None and "--resume" not in argv:
-        return argv
-    run = _option_value(argv, "--run")
-    folder, checkpoint = resumable_run(Path(run) if run else None, None if ckpt in (None, "last") else Path(ckpt))
-    checkpoint_class(checkpoint)  # safe to load, a format this gad reads, naming a gad model
-    print(f"gad fit: resuming {folder} from {checkpoint}", file=sys.stderr)
-    rest = [arg for arg in _without_option(argv[1:], "--ckpt_path") if arg != "--resume"]
-    return [argv[0], "--config", str(folder / CONFIG_NAME), *rest, "--ckpt_path", str(checkpoint)]
-
-
-def _without_option(argv: list[str], option: str) -> list[str]:
-    kept, skip = [], False
-    for arg in argv:
-        if skip:
-            skip = False
-        elif arg == option:
-            skip = True
-        elif not arg.startswith(option + "="):
-            kept.append(arg)
-    return kept
-
-
-def model_option_keys(argv: list[str]) -> list[str]:
-    """The config keys of the ``--model...`` options of a command line (``--model.init_args.x=1`` ->
-    ``model.init_args.x``)."""
-    return [arg[2:].split("=", 1)[0] for arg in argv if arg.startswith("--model.")]
-
-
-def _option_value(argv: list[str], option: str) -> str | None:
-    for i, arg in enumerate(argv):
-        if arg == option and i + 1 < len(argv):
-            return argv[i + 1]
-        if arg.startswith(option + "="):
-            return arg.split("=", 1)[1]
-    return None
+def lightning_main(argv: list[str]) -> None:
+    """``gad fit|validate|test|predict ...`` (``predict --images``: the image mode)."""
+    if is_folder_mode(argv):
+        predict_main(argv[1:])
+        return
+    with one_line_errors("gad"):
+        run_lightning(argv)
 
 
 def run_lightning(argv: list[str]) -> GadCLI:
@@ -330,10 +240,11 @@ def run_lightning(argv: list[str]) -> GadCLI:
     argv = resolve_run_arguments(argv)
     check_config_files(config_files(argv))
     argv = replace_targets(model_from_checkpoint(argv))
-    # DDP launches the other processes with sys.argv: give them the resolved arguments too.
-    sys.argv = [sys.argv[0], *argv]
+    import_model_packages()  # every model can be named by its class name alone (--model PatchResidual)
+    set_verbosity(is_verbose())  # again: importing Lightning set its loggers to INFO
+    hand_to_ddp(argv, is_verbose())
     with command_status():
-        cli = GadCLI()
+        cli = GadCLI(argv)
     _finish_wandb()
     refuse_undefined_metrics(cli)
     return cli

@@ -69,3 +69,10 @@ def predict_main(argv: list[str]) -> None:
     print(
         f"gad predict: {len(files.rows)} images scored{decision}; maps, overlays and {files.scores_csv.name} in {output}"
     )
+
+
+def image_mode_help() -> str:
+    """The image mode's usage and options, for ``gad predict --help`` (which LightningCLI answers)."""
+    parser = _parser()
+    parser.description = None
+    return parser.format_help()

@@ -4,33 +4,36 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import lightning.pytorch as pl
 import pandas as pd
-import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from gad.data.batch import collate_batch
 from gad.data.dataset import AnomalyDataset, PipelineDataset, TrainingPipeline
+from gad.data.images import read_rgb
 from gad.data.preprocessing import Preprocessing
 from gad.data.prompt_files import ModelInput, load_prompts
 from gad.data.reference_formats import load_references
-from gad.data.references import ReferenceSet, draw_references
+from gad.data.reference_provider import EvalStage, EvaluationReferences, LazyImages, stack_images
+from gad.data.references import ReferenceSet, draw_references, write_manifest
 from gad.data.resumable import ResumableLoader
 from gad.data.sources import SampleSource
 from gad.data.synthetic_validation import SyntheticValidation, validation_source
 from gad.errors import ConfigError
 
-EvalStage = Literal["validate", "test", "predict"]
+__all__ = ["EvalStage", "FewShotDataModule"]
 
 
 class FewShotDataModule(pl.LightningDataModule):
     """Auxiliary training data, a validation set and one or more target sets, with K normal references per category.
 
-    Images are preprocessed as the model says (``preprocessing``, set from ``FewShotAnomalyModule.setup`` before
-    any dataloader is built), so data and model can never disagree on the input size or resize rule.
+    It follows the model's contract (``follow``, called from ``FewShotAnomalyModule.setup`` before any dataloader
+    is built): images are preprocessed as the model says and it trains with the model's pipeline, so data and model
+    can never disagree on the input size, resize rule or training items. It serves the references
+    (``gad.data.reference_provider.ReferenceProvider``).
 
     Args:
         auxiliary: the training set (its normal training images; methods that need labels read them too). Only
@@ -41,7 +44,8 @@ class FewShotDataModule(pl.LightningDataModule):
         validation: the set validated during ``fit`` and by ``validate``; default the auxiliary test split,
             so model selection never looks at the target. An auxiliary set without test split (normal images
             only) is validated on a synthetic proxy instead (``gad.data.synthetic_validation``).
-        shots: K, normal reference images per category (``gad test --shots K``).
+        shots: K, normal reference images per category (``gad test --shots K``); 0 (zero-shot) for methods that
+            allow it.
         seed: which draw of references (deterministic per seed, dataset, category and K).
         references: references to use instead of drawing for the target, or a mapping from target dataset name
             to them: a gad manifest (``.json``/``.txt``, or a folder of ``k{K}`` lists), a DictAS
@@ -50,8 +54,8 @@ class FewShotDataModule(pl.LightningDataModule):
         batch_size: training batch size.
         eval_batch_size: validation/test/predict batch size (default ``batch_size``).
         num_workers: data-loading processes.
-        train_pipeline: how the method builds training items (e.g. DictAS: synthetic anomalies and an augmented
-            support); default plain normal images.
+        train_pipeline: settings of the method's training pipeline (e.g. ``DictASTrainingPipeline`` with DTD
+            textures); default the method's own with its defaults. Another kind than the method's is refused.
         validation_holdout: for the synthetic proxy, the share of each category's normal images held out from
             training (seeded by ``seed``).
     """
@@ -71,8 +75,8 @@ class FewShotDataModule(pl.LightningDataModule):
         validation_holdout: float = 0.2,
     ) -> None:
         super().__init__()
-        if shots < 1:  # checked here, before training starts, not when the first validation draws references
-            raise ConfigError(f"data.shots (--shots) must be at least 1 normal reference per category, got {shots}")
+        if shots < 0:  # the method's minimum is checked by ``follow``, before training starts
+            raise ConfigError(f"data.shots (--shots) must be 0 or more normal references per category, got {shots}")
         if target is None:
             raise ConfigError(
                 "data.target is missing: give the set (or list of sets) to test, e.g. -c configs/targets/mvtec.yaml"
@@ -92,6 +96,12 @@ class FewShotDataModule(pl.LightningDataModule):
         self._reference_sets: dict[tuple[str, str], ReferenceSet] = {}
         self._train_loader: ResumableLoader | None = None
         self._resume: dict[str, Any] | None = None
+
+    def follow(self, preprocessing: Preprocessing, train_pipeline: TrainingPipeline | None) -> None:
+        """Take the model's preprocessing and training pipeline (``MethodContract.training_pipeline`` has
+        resolved the configured one against the method's)."""
+        self.preprocessing = preprocessing
+        self.train_pipeline = train_pipeline
 
     def model_preprocessing(self) -> Preprocessing:
         """The model's preprocessing; an error before the model has handed it over."""
@@ -201,35 +211,33 @@ class FewShotDataModule(pl.LightningDataModule):
             self._reference_sets[key] = chosen
         return self._reference_sets[key]
 
+    def evaluated_datasets(self, stage: EvalStage) -> list[str]:
+        return [source.name for source in self.sources(stage)]
+
+    def reference_sets(
+        self, stage: EvalStage, dataset_index: int, model_input: ModelInput
+    ) -> list[EvaluationReferences]:
+        """The one (K, seed) set of a dataset; its pixels are read when the model asks for them."""
+        chosen = self.reference_set(stage, dataset_index)
+        images = LazyImages(list(chosen.references), lambda category: self._images(chosen, category, model_input))
+        return [EvaluationReferences(chosen.dataset, chosen.shots, chosen.seed, images, manifest=chosen)]
+
     def reference_images(
         self, stage: EvalStage, index: int = 0, model_input: ModelInput | None = None
     ) -> dict[str, Tensor]:
         """(K, 3, H, W) reference tensors per category, preprocessed like the queries; prompt files' tensors are
         the input of the model (``model_input``, default the preprocessing size and CLIP's normalisation)."""
-        chosen = self.reference_set(stage, index)
         model_input = model_input or ModelInput(self.model_preprocessing().image_size)
-        images: dict[str, Tensor] = {}
-        for category in chosen.references:
-            if category in chosen.prompt_files:
-                images[category] = load_prompts(chosen.prompt_files[category], model_input, chosen.shots)
-                continue
-            rows = pd.DataFrame(
-                {
-                    "path": [str(p) for p in chosen.paths(category)],
-                    "category": category,
-                    "label": 0,
-                    "defect": "good",
-                    "mask_path": None,
-                }
-            )
-            dataset = AnomalyDataset(rows, self.model_preprocessing(), with_masks=False)
-            images[category] = torch.stack([dataset[i]["image"] for i in range(len(dataset))])
-        return images
+        return dict(self.reference_sets(stage, index, model_input)[0].images)
 
-    def save_references(self, stage: EvalStage, folder: str | Path, index: int = 0) -> Path:
-        chosen = self.reference_set(stage, index)
-        draw = f"seed{chosen.seed}" if chosen.seed is not None else "manifest"
-        return chosen.save(Path(folder) / f"references_{chosen.dataset}_k{chosen.shots}_{draw}.json")
+    def _images(self, chosen: ReferenceSet, category: str, model_input: ModelInput) -> Tensor:
+        if category in chosen.prompt_files:
+            return load_prompts(chosen.prompt_files[category], model_input, chosen.shots)
+        return stack_images([read_rgb(path) for path in chosen.paths(category)], self.model_preprocessing())
+
+    def save_references(self, stage: EvalStage, folder: str | Path, index: int = 0) -> Path | None:
+        """Write the manifest of a set into ``folder``; ``None`` if an identical one is already there."""
+        return write_manifest(self.reference_set(stage, index), folder)
 
     def _eval_loaders(self, stage: EvalStage) -> list[DataLoader]:
         loaders = []

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import warnings
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import cv2
 import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import Dataset, Sampler, get_worker_info
 
 from gad.data.images import read_mask_file, read_rgb
 from gad.data.preprocessing import Preprocessing
@@ -21,6 +21,10 @@ if TYPE_CHECKING:
     from gad.data.synthesis import PerlinAnomalySynthesizer
 
 
+@overload
+def to_tensors(preprocessing: Preprocessing, pixels: np.ndarray, mask: None = None) -> tuple[Tensor, None]: ...
+@overload
+def to_tensors(preprocessing: Preprocessing, pixels: np.ndarray, mask: np.ndarray) -> tuple[Tensor, Tensor]: ...
 def to_tensors(
     preprocessing: Preprocessing, pixels: np.ndarray, mask: np.ndarray | None = None
 ) -> tuple[Tensor, Tensor | None]:
@@ -119,6 +123,19 @@ class TrainingPipeline(ABC):
 
     _built: int = 0
     """Items built since ``setup``: part of each item's random seed."""
+
+    seed: int = 0
+    """The pipeline's seed: the first part of each item's random seed."""
+
+    def item_generator(self, index: int) -> np.random.Generator:
+        """A fresh stream per item that differs across epochs and DataLoader workers (seed, index, items built so
+        far, and the worker's seed)."""
+        self._built += 1
+        key = [self.seed, index, self._built]
+        worker = get_worker_info()
+        if worker is not None:
+            key.append(worker.seed)
+        return np.random.default_rng(key)
 
     def state_dict(self) -> dict[str, int]:
         """The counters a resumed fit restores at the start of the interrupted epoch (``gad.data.resumable``)."""

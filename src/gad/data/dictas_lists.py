@@ -101,7 +101,7 @@ def read_fix_list(
         prefix, cls = match["prefix"], match["cls"]
         known = RUNNING_INDEX[prefix].classes if prefix in RUNNING_INDEX else EMBEDDED_STEM[prefix]
         category = cls if cls in categories else BTAD_FOLDERS.get(cls) if prefix == "BTAD" else None
-        if category not in categories:
+        if category is None or category not in categories:
             if cls in known:
                 continue  # a class of the published list that this run does not evaluate
             raise ReferenceSelectionError(

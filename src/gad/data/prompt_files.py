@@ -8,7 +8,6 @@ and never resized: a size other than the model's input is refused.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 from torch import Tensor
 
 from gad.data.references import ReferenceSelectionError, ReferenceSet, binary_kind
+from gad.torch_files import load_plain
 
 PROMPT_SUFFIXES = frozenset({".pt", ".pth"})
 PROMPT_HELP = (
@@ -124,15 +124,7 @@ def load_prompts(path: str | Path, model_input: ModelInput, shots: int | None = 
 
 def read_prompts(path: Path, shots: int | None = None) -> Tensor:
     """The (K, 3, S, S) tensors of a prompt file as stored (normalised), loaded as plain tensors only."""
-    if not path.is_file():
-        raise ReferenceSelectionError(f"Prompt file {path} does not exist (expected {PROMPT_HELP}).")
-    try:
-        content = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises UnpicklingError, KeyError, RuntimeError... for what is not plain tensors
-        raise ReferenceSelectionError(
-            f"{path} is not plain tensors ({_reason(err)}): gad reads prompt files with torch.load(weights_only=True) "
-            f"and never unpickles objects. Expected {PROMPT_HELP}."
-        ) from None
+    content = load_plain(path, ReferenceSelectionError, PROMPT_HELP)
     if isinstance(content, (list, tuple)) and content and all(isinstance(t, Tensor) for t in content):
         shapes = {tuple(t.shape) for t in content}
         content = torch.stack(list(content)) if len(shapes) == 1 else content
@@ -147,14 +139,6 @@ def read_prompts(path: Path, shots: int | None = None) -> Tensor:
     if shots is not None and len(content) != shots:
         raise ReferenceSelectionError(f"{path} holds {len(content)} prompt images; --shots {shots} needs {shots}.")
     return content.float()
-
-
-def _reason(err: Exception) -> str:
-    found = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
-    if found:
-        return f"it holds a pickled object ({found.group(1)})"
-    first = str(err).strip().splitlines()[0] if str(err).strip() else ""
-    return f"{type(err).__name__}: {first[:120]}" if first else type(err).__name__
 
 
 def _describe(content: Any) -> str:

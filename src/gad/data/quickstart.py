@@ -183,7 +183,7 @@ def _object_view(source: np.ndarray, spec: _Object, rng: np.random.Generator, si
     scale = size / spec.side
     cx = spec.cx * scale + rng.uniform(-0.03, 0.03) * size
     cy = spec.cy * scale + rng.uniform(-0.03, 0.03) * size
-    matrix = cv2.getRotationMatrix2D((cx, cy), float(rng.uniform(-5.0, 5.0)), 1.0)
+    matrix: np.ndarray = cv2.getRotationMatrix2D((cx, cy), float(rng.uniform(-5.0, 5.0)), 1.0)
     matrix[:, 2] += (size / 2 - cx, size / 2 - cy)
     view = cv2.warpAffine(source, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
     return view * rng.uniform(0.95, 1.05) + rng.uniform(-0.03, 0.03)
@@ -273,8 +273,8 @@ def _hole(base: np.ndarray, rng: np.random.Generator, _donor: np.ndarray | None)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * rim_width + 1, 2 * rim_width + 1))
     outer = cv2.dilate(inner, kernel).astype(bool)
     inner = inner.astype(bool)
-    depth = cv2.distanceTransform(inner.astype(np.uint8), cv2.DIST_L2, 3)
-    depth = depth / max(float(depth.max()), 1.0)
+    distance = cv2.distanceTransform(inner.astype(np.uint8), cv2.DIST_L2, 3)
+    depth = distance / max(float(distance.max()), 1.0)
     floor = (rng.uniform(0.03, 0.12) * (1.0 - 0.5 * depth))[:, :, None]
     rendered = base * 0.15 + floor
     rim_alpha = rng.uniform(0.5, 0.8)

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 import pandas as pd
@@ -112,7 +113,7 @@ def _checked(
     dataset: str,
     root: str | Path,
     shots: int,
-    skip: set[str] = frozenset(),
+    skip: AbstractSet[str] = frozenset(),
 ) -> dict[str, list[str]]:
     """``listed`` for every category of ``samples``: K distinct normal training images each (``skip``: categories
     whose references are not image files)."""

@@ -86,13 +86,31 @@ class ReferenceSet:
             )
         return chosen
 
+    @property
+    def file_name(self) -> str:
+        """``references_<dataset>_k<K>_seed<S>.json`` (``..._manifest.json`` for a set read from a list)."""
+        draw = f"seed{self.seed}" if self.seed is not None else "manifest"
+        return f"references_{self.dataset}_k{self.shots}_{draw}.json"
+
     def save(self, path: str | Path) -> Path:
         """Written with the absolute dataset root, so that the manifest works from any working directory."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fields = {**asdict(self), "root": str(Path(self.root).expanduser().resolve())}
-        path.write_text(json.dumps({"version": MANIFEST_VERSION, **fields}, indent=2) + "\n")
+        path.write_text(self.as_text())
         return path
+
+    def as_text(self) -> str:
+        fields = {**asdict(self), "root": str(Path(self.root).expanduser().resolve())}
+        return json.dumps({"version": MANIFEST_VERSION, **fields}, indent=2) + "\n"
+
+
+def write_manifest(chosen: ReferenceSet, folder: str | Path) -> Path | None:
+    """Save ``chosen`` as ``folder/<file_name>``; ``None`` when that file already says the same (a fit validates
+    on the same references every epoch: written and announced once)."""
+    path = Path(folder) / chosen.file_name
+    if path.is_file() and path.read_text() == chosen.as_text():
+        return None
+    return chosen.save(path)
 
 
 def normal_pool(samples: pd.DataFrame, category: str) -> list[str]:
@@ -102,9 +120,10 @@ def normal_pool(samples: pd.DataFrame, category: str) -> list[str]:
 
 
 def draw_references(samples: pd.DataFrame, dataset: str, root: str | Path, shots: int, seed: int) -> ReferenceSet:
-    """Draw ``shots`` distinct normal training images per category; same inputs, same draw, on any machine."""
-    if shots < 1:
-        raise ReferenceSelectionError(f"shots must be at least 1, got {shots}")
+    """Draw ``shots`` distinct normal training images per category (none for zero-shot); same inputs, same draw,
+    on any machine."""
+    if shots < 0:
+        raise ReferenceSelectionError(f"shots must be 0 or more, got {shots}")
     chosen: dict[str, list[str]] = {}
     for category in sorted(samples["category"].unique()):
         pool = normal_pool(samples, category)

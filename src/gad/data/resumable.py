@@ -15,13 +15,13 @@ saved, so a resumed epoch draws other synthetic anomalies (the shuffle order is 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader
+from torch.utils.data.dataloader import _BaseDataLoaderIter
 
 
 def rng_state() -> dict[str, Tensor]:
@@ -58,7 +58,7 @@ class ResumableLoader(DataLoader):
     resume: dict[str, Any] | None = None
     """Set from a checkpoint: the next ``iter()`` continues the interrupted epoch (see ``resume_state``)."""
 
-    def __iter__(self) -> Iterator:
+    def __iter__(self) -> _BaseDataLoaderIter:
         resume, self.resume = self.resume, None
         if resume is not None and resume["mid_epoch"]:
             set_rng_state(resume["epoch_start"]["rng"])
@@ -85,13 +85,15 @@ class ResumableLoader(DataLoader):
         }
 
     def _counters(self) -> dict[str, int]:
-        counters = {}
+        counters: dict[str, int] = {}
         for name, part in (("pipeline", getattr(self.dataset, "pipeline", None)), ("sampler", self.batch_sampler)):
-            if hasattr(part, "state_dict"):
-                counters |= {f"{name}.{key}": value for key, value in part.state_dict().items()}
+            state_dict = getattr(part, "state_dict", None)
+            if state_dict is not None:
+                counters |= {f"{name}.{key}": value for key, value in state_dict().items()}
         return counters
 
     def _load_counters(self, counters: dict[str, int]) -> None:
         for name, part in (("pipeline", getattr(self.dataset, "pipeline", None)), ("sampler", self.batch_sampler)):
-            if hasattr(part, "load_state_dict"):
-                part.load_state_dict({k.split(".", 1)[1]: v for k, v in counters.items() if k.startswith(f"{name}.")})
+            load_state_dict = getattr(part, "load_state_dict", None)
+            if load_state_dict is not None:
+                load_state_dict({k.split(".", 1)[1]: v for k, v in counters.items() if k.startswith(f"{name}.")})

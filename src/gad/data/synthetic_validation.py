@@ -131,8 +131,10 @@ def validation_source(
     error naming the missing test split."""
     if not auxiliary.missing_test():
         return auxiliary
-    if pipeline is None or pipeline.synthesizer is None or pipeline.uses_anomalous_images:
+    synthesizer = None if pipeline is None or pipeline.uses_anomalous_images else pipeline.synthesizer
+    if synthesizer is None:
         auxiliary.samples()  # raises: what is missing, and when it is needed
-    proxy = SyntheticValidation(auxiliary, pipeline.synthesizer, holdout, seed)
+    assert synthesizer is not None  # samples() raised above
+    proxy = SyntheticValidation(auxiliary, synthesizer, holdout, seed)
     rank_zero_info(proxy.summary())
     return proxy

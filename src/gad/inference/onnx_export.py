@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 import torch
@@ -115,7 +117,9 @@ def export_onnx(
     return ExportResult(path, metadata_path, metadata)
 
 
-def _verify(path: Path, wrapper: BakedReferences, onnxruntime, size: int, device: torch.device) -> dict:
+def _verify(
+    path: Path, wrapper: BakedReferences, onnxruntime: ModuleType, size: int, device: torch.device
+) -> dict[str, Any]:
     """Largest absolute difference of each output between onnxruntime (CPU) and torch on a batch of 3."""
     images = torch.rand(3, 3, size, size, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
@@ -132,7 +136,7 @@ def _verify(path: Path, wrapper: BakedReferences, onnxruntime, size: int, device
     }
 
 
-def _optional_imports():
+def _optional_imports() -> tuple[ModuleType, ModuleType]:
     try:
         import onnx
         import onnxruntime

@@ -7,11 +7,12 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import cv2
 import numpy as np
 
+from gad.data.images import ImageReadError
 from gad.inference.detector import Detector
 from gad.inference.inputs import Images, load_images
 from gad.overlay import heatmap_overlay
@@ -58,7 +59,7 @@ def write_predictions(
         low, high = min(low, float(prediction.anomaly_map.min())), max(high, float(prediction.anomaly_map.max()))
         if not isinstance(image.source, Path):
             kept[index] = prediction.image
-        row = {"image": prediction.name, "score": prediction.score}
+        row: dict[str, Any] = {"image": prediction.name, "score": prediction.score}
         if prediction.anomalous is not None:
             row["anomalous"] = prediction.anomalous
         rows.append(row | {"map": map_path.relative_to(folder).as_posix(), "overlay": f"overlays/{stem}.png"})
@@ -94,7 +95,10 @@ def read_map(path: str | Path) -> np.ndarray:
     path = Path(path)
     if path.suffix == ".npy":
         return np.load(path)
-    return cv2.imread(str(path), cv2.IMREAD_UNCHANGED).astype(np.float32) / PNG16_SCALE
+    pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if pixels is None:
+        raise ImageReadError(f"Cannot read anomaly map file {path}: not a PNG image")
+    return pixels.astype(np.float32) / PNG16_SCALE
 
 
 def _write_map(path: Path, anomaly_map: np.ndarray, map_format: MapFormat) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -20,6 +21,7 @@ from gad.metrics.undefined import EvaluationCounts, undefined_reasons
 MEAN = "mean"
 AuproMode = Literal["exact", "cflow200"]
 AUPRO_KEYS = {"exact": "pixel_aupro", "cflow200": "pixel_aupro_cflow200"}
+ScoreTransform = Callable[[Tensor], Tensor]
 
 
 @dataclass
@@ -61,9 +63,18 @@ class AnomalyMetrics(Metric):
     NaN and left out of the mean; ``compute`` says why in ``self.undefined`` ({category: {metric: reason}}). Each
     sample carries its index in the evaluated dataset: samples seen twice (the
     padding of a distributed sampler) count once, and all processes together give the numbers of one process.
+    ``transform_scores`` sets a test-time transform of the image scores (e.g. DictAS's test-set normalisation),
+    applied in ``compute`` to every process's scores in the order they were gathered; ``reset`` removes it.
     """
 
     full_state_update = False
+    # torchmetrics states (``add_state`` below): lists of per-batch tensors, concatenated by a distributed sync.
+    index: list[Tensor]
+    category: list[Tensor]
+    score: list[Tensor]
+    label: list[Tensor]
+    anomaly_map: list[Tensor]
+    mask: list[Tensor]
 
     def __init__(self, categories: list[str], settings: MetricSettings | None = None) -> None:
         super().__init__(compute_on_cpu=True)
@@ -72,6 +83,7 @@ class AnomalyMetrics(Metric):
         for name in ("index", "category", "score", "label", "anomaly_map", "mask"):
             self.add_state(name, default=[], dist_reduce_fx="cat")
         self._seen = 0
+        self._score_transform: ScoreTransform | None = None
         self.undefined: dict[str, dict[str, str]] = {}
 
     def update(
@@ -112,12 +124,20 @@ class AnomalyMetrics(Metric):
     def category_index(self, names: list[str]) -> Tensor:
         return torch.tensor([self.categories.index(n) for n in names], device=self.device)
 
+    def transform_scores(self, transform: ScoreTransform) -> None:
+        """Have ``compute`` score images by ``transform(scores)`` ((N,) -> (N,), all processes' scores)."""
+        self._score_transform = transform
+        self._computed = None  # torchmetrics' cached result of an earlier compute
+
     def reset(self) -> None:
         super().reset()
         self._seen = 0
+        self._score_transform = None
 
     def compute(self) -> dict[str, dict[str, float]]:
         index, category, score, label = (_cat(s) for s in (self.index, self.category, self.score, self.label))
+        if self._score_transform is not None:
+            score = self._score_transform(score)
         rows = _first_of_each(index)  # positions in dataset order, each sample once
         with_pixels = _count(self.anomaly_map) == len(index) > 0
         results: dict[str, dict[str, float]] = {}
@@ -155,7 +175,7 @@ class AnomalyMetrics(Metric):
         limit = self.settings.fpr_limit
         if "exact" in self.settings.aupro:
             row[AUPRO_KEYS["exact"]] = aupro_exact(hist, limit)
-        if "cflow200" in self.settings.aupro:
+        if weights is not None and "cflow200" in self.settings.aupro:
             thresholds = cflow_histogram(binning, hist, scores, positive, weights)
             row[AUPRO_KEYS["cflow200"]] = math.nan if thresholds is None else aupro_cflow(thresholds, limit)
         return row

@@ -100,6 +100,7 @@ def cflow_histogram(
         split[threshold_bins] = True
     whole = ~split.numpy()
     mapped = above.numpy()[whole]
+    assert hist.overlap is not None, "the cflow thresholds are for PRO: hist must carry overlap weights"
     result = Histogram(
         np.bincount(mapped, hist.negatives[whole], count),
         np.bincount(mapped, hist.positives[whole], count),

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
@@ -13,14 +16,18 @@ from gad.data.batch import Batch
 from gad.data.datamodule import EvalStage, FewShotDataModule
 from gad.data.preprocessing import Preprocessing, ResizeRule
 from gad.data.prompt_files import ModelInput
+from gad.data.reference_provider import EvaluationReferences, ReferenceProvider
+from gad.data.references import write_manifest
 from gad.errors import ConfigError
 from gad.metrics.anomaly_metrics import MEAN, AnomalyMetrics, MetricSettings, nanmean
 from gad.models.components.clip_backbone import ClipBackbone
 from gad.models.components.few_shot import AnomalyPrediction, FewShotModel
+from gad.models.contract import MethodContract
 
 BACKBONE_PREFIX = "model.backbone."
 # Written into every checkpoint so that it can be loaded without its config (``gad.inference.Detector``):
-# the LightningModule's class and the layout version of gad checkpoints.
+# the LightningModule's class, the layout version of gad checkpoints and the method's contract (not in the
+# hyperparameters, which Lightning and the Detector hand back to ``__init__``; older checkpoints derive it).
 CHECKPOINT_KEY = "gad"
 CHECKPOINT_FORMAT = 1
 
@@ -28,23 +35,33 @@ CHECKPOINT_FORMAT = 1
 class FewShotAnomalyModule(pl.LightningModule):
     """Thin Lightning wiring around a ``FewShotModel`` (``self.model``).
 
-    Before each evaluation it takes the K references per category from the datamodule, encodes them once and
-    writes their manifest into the run folder; each batch is scored per category; metrics are computed per
+    Before each evaluation it takes the K references per category from its reference provider (``references``,
+    default the trainer's datamodule), encodes them once per dataset with the dataset's settings and writes their
+    manifest into the run folder (once while it does not change); each batch is scored per category; metrics are
+    computed per
     category of each evaluated dataset and kept in ``self.results_by_dataset`` and, flat, in ``self.results``
     (``self.results["mean"]`` is the mean over datasets; why any is undefined in ``self.undefined_by_dataset``),
     as ``self.metric_settings`` say (the CLI's ``--metrics.*``). Pretrained frozen CLIP weights are left out of
     checkpoints (they are rebuilt from the config); randomly initialised ones are kept.
 
-    Each method says how images become its input (``preprocessing``, default ``default_resize`` at the backbone's
-    size); it is kept in the hyperparameters as a plain dict, so every checkpoint carries it, and handed to the
-    datamodule in ``setup``.
+    Each method declares its contract (``contract``, ``gad.models.contract.MethodContract``) through the class
+    attributes below and its ``preprocessing`` argument (default ``default_resize`` at the backbone's size, kept in
+    the hyperparameters); every checkpoint carries the contract, and ``setup`` hands it to the datamodule.
     """
 
     model: FewShotModel
     default_resize: ResizeRule = "squash"
+    train_pipeline: str | None = None
+    """Class path of the training pipeline the method trains with; ``None``: it does not train."""
+    min_shots: int = 1
+    """The fewest normal references per category it scores with (0: zero-shot)."""
+    prompts: str | None = None
+    """Name of its text-prompt set; ``None``: no text."""
 
     def __init__(self) -> None:
         super().__init__()
+        self._reference_provider: ReferenceProvider | None = None
+        self._evaluated: list[list[EvaluationReferences]] = []
         self.metrics: torch.nn.ModuleList | None = None
         self.results: dict[str, dict[str, float]] = {}
         self.results_by_dataset: dict[str, dict[str, dict[str, float]]] = {}
@@ -77,37 +94,79 @@ class FewShotAnomalyModule(pl.LightningModule):
         self._preprocessing = preprocessing
         self.hparams["preprocessing"] = preprocessing.as_dict()
 
+    @property
+    def contract(self) -> MethodContract:
+        """What this method promises the datamodule, the Detector and the CLI (kept in every checkpoint)."""
+        cls = type(self)
+        return MethodContract(self.preprocessing, cls.train_pipeline, cls.min_shots, cls.prompts)
+
+    @property
+    def references(self) -> ReferenceProvider:
+        """Where evaluation takes its references: the one set here, else the trainer's datamodule."""
+        if self._reference_provider is not None:
+            return self._reference_provider
+        datamodule = getattr(self._trainer, "datamodule", None)
+        if isinstance(datamodule, ReferenceProvider):
+            return datamodule
+        raise ConfigError(
+            f"{type(self).__name__} has no references: give the Trainer a FewShotDataModule, or set "
+            "module.references = gad.data.reference_provider.ImageReferences(...) before trainer.test(...)."
+        )
+
+    @references.setter
+    def references(self, provider: ReferenceProvider) -> None:
+        self._reference_provider = provider
+
     def setup(self, stage: str) -> None:
-        """Hand the preprocessing to the datamodule (Lightning sets the module up after the datamodule and before
-        any dataloader is requested)."""
+        """Hand the contract to the datamodule (Lightning sets the module up after the datamodule and before any
+        dataloader is requested): its preprocessing and training pipeline, and K checked against ``min_shots``."""
         datamodule = getattr(self.trainer, "datamodule", None)
         if isinstance(datamodule, FewShotDataModule):
-            datamodule.preprocessing = self.preprocessing
+            contract, method = self.contract, type(self).__name__
+            contract.check_shots(datamodule.shots, method)
+            datamodule.follow(contract.preprocessing, contract.training_pipeline(datamodule.train_pipeline, method))
+
+    def evaluation_settings(self, dataset: str, stage: EvalStage) -> Mapping[str, Any]:
+        """The method's settings for an evaluated dataset, under those its references bring (default none)."""
+        return {}
 
     # ----- references and evaluation -------------------------------------------------------------------------
     def _start_evaluation(self, stage: EvalStage) -> None:
-        """Write the reference manifests and set up one metric collection per evaluated dataset."""
-        datamodule: FewShotDataModule = self.trainer.datamodule
+        """Take the reference sets, write their manifests and set up one metric collection per evaluated dataset."""
+        provider = self.references
         self._stage = stage
         self._dataset_index: int | None = None
-        self.dataset_names = [source.name for source in datamodule.sources(stage)]
-        collections = []
+        self.dataset_names = provider.evaluated_datasets(stage)
+        model_input = ModelInput.of(self.backbone)
+        self._evaluated = []
         for index in range(len(self.dataset_names)):
-            chosen = datamodule.reference_set(stage, index)
-            if self.trainer.is_global_zero:
-                saved = datamodule.save_references(stage, self.trainer.default_root_dir, index)
-                rank_zero_info(f"gad: {chosen.shots}-shot references of {chosen.dataset} written to {saved}")
-            collections.append(AnomalyMetrics(list(chosen.references), self.metric_settings))
+            sets = [self._with_settings(r, stage) for r in provider.reference_sets(stage, index, model_input)]
+            for chosen in sets:
+                self._write_manifest(chosen)
+            self._evaluated.append(sets)
+        collections = [AnomalyMetrics(sets[0].categories, self.metric_settings) for sets in self._evaluated]
         self.metrics = torch.nn.ModuleList(collections).to(self.device)
+
+    def _with_settings(self, chosen: EvaluationReferences, stage: EvalStage) -> EvaluationReferences:
+        self.contract.check_shots(chosen.shots, type(self).__name__)
+        return replace(chosen, settings={**self.evaluation_settings(chosen.dataset, stage), **chosen.settings})
+
+    def _write_manifest(self, chosen: EvaluationReferences) -> None:
+        """Beside the results, said once: a fit validating on the same references every epoch writes them once."""
+        if chosen.manifest is None or not self.trainer.is_global_zero:
+            return
+        saved = write_manifest(chosen.manifest, Path(self.trainer.default_root_dir))
+        if saved is not None:
+            rank_zero_info(f"gad: {chosen.shots}-shot references of {chosen.dataset} written to {saved}")
 
     def _use_dataset(self, index: int) -> None:
         """Encode the references of one evaluated dataset (once, when its dataloader starts)."""
         if self._dataset_index == index:
             return
+        (chosen,) = self._evaluated[index]  # one (K, seed) set per dataset in this evaluation loop
         self.model.clear_references()
-        model_input = ModelInput.of(self.backbone)
-        for category, images in self.trainer.datamodule.reference_images(self._stage, index, model_input).items():
-            self.model.set_references(category, images.to(self.device))
+        for category, images in chosen.images.items():
+            self.model.set_references(category, images.to(self.device), chosen.settings)
         self._dataset_index = index
 
     def predict_batch(self, batch: Batch) -> AnomalyPrediction:
@@ -149,7 +208,10 @@ class FewShotAnomalyModule(pl.LightningModule):
         self.results = flatten_results(self.results_by_dataset)
         for key, row in prefixed_results(self.results_by_dataset).items():
             for name, value in row.items():
-                self.log(f"{prefix}/{name}" if key == MEAN else f"{prefix}/{key}/{name}", value, rank_zero_only=True)
+                # computed from every rank's gathered state, so already global: sync_dist says so, and with
+                # rank_zero_only Lightning reduces nothing (no DDP warning, no all-reduce of equal values)
+                logged = f"{prefix}/{name}" if key == MEAN else f"{prefix}/{key}/{name}"
+                self.log(logged, value, rank_zero_only=True, sync_dist=True)
         for metrics in self.metrics:
             metrics.reset()
 
@@ -188,7 +250,11 @@ class FewShotAnomalyModule(pl.LightningModule):
     # ----- checkpoints ---------------------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         cls = type(self)
-        checkpoint[CHECKPOINT_KEY] = {"class_path": f"{cls.__module__}.{cls.__qualname__}", "format": CHECKPOINT_FORMAT}
+        checkpoint[CHECKPOINT_KEY] = {
+            "class_path": f"{cls.__module__}.{cls.__qualname__}",
+            "format": CHECKPOINT_FORMAT,
+            "contract": self.contract.as_dict(),
+        }
         if self.backbone.is_pretrained:
             state = checkpoint["state_dict"]
             for key in [k for k in state if k.startswith(BACKBONE_PREFIX)]:

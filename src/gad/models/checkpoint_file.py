@@ -7,8 +7,6 @@ weights) is loaded with ``torch.load(..., weights_only=True)``, and every one ga
 from __future__ import annotations
 
 import os
-import pickle
-import re
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +15,7 @@ import torch
 
 from gad.errors import GadError
 from gad.models.base import CHECKPOINT_FORMAT, CHECKPOINT_KEY, FewShotAnomalyModule
+from gad.torch_files import load_plain
 
 
 # Model classes a checkpoint may name; importing a module runs its code, so other packages need the user's word.
@@ -31,18 +30,7 @@ class CheckpointError(GadError, ValueError):
 def read_torch_file(path: str | Path, expected: str = "a .ckpt file written by gad", mmap: bool = False) -> Any:
     """The content of a ``torch.save`` file, loaded without running any code it may carry (``mmap``: tensors are
     mapped, not read, for a look at the settings)."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path} does not exist (expected {expected}).")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
-    except pickle.UnpicklingError as err:
-        raise CheckpointError(
-            f"{path} holds Python objects other than tensors and plain settings, which gad refuses to load "
-            f"(they could run code){_unsupported(err)}."
-        ) from err
-    except Exception as err:  # torch raises several types for a truncated file or one that is not torch's
-        raise CheckpointError(f"Cannot read {path} (truncated, or not {expected}): {_first_line(err)}") from err
+    return load_plain(path, CheckpointError, expected, mmap)
 
 
 def check_format(checkpoint: Any, path: str | Path) -> dict[str, Any]:
@@ -100,14 +88,3 @@ def write_checkpoint(module: FewShotAnomalyModule, path: str | Path, **metadata:
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(checkpoint, path)
     return path
-
-
-def _unsupported(err: BaseException) -> str:
-    """torch's line naming the refused object, e.g. ``Unsupported global: GLOBAL posix.system``."""
-    found = re.search(r"Unsupported[^.:]*: \S+", str(err))
-    return f" ({found.group(0)})" if found else ""
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__

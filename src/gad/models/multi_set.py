@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from gad.models.components.few_shot import AnomalyPrediction, FewShotModel
+from gad.models.components.few_shot import NO_SETTINGS, AnomalyPrediction, FewShotModel
 
 ReferenceImages = Callable[[str], Tensor]
 """A set's (K, 3, H, W) model-input references of one category."""
@@ -25,8 +25,8 @@ class MultiSetScorer:
 
     Args:
         model: the method's torch model (``encode_queries`` / ``encode_references`` / ``score``).
-        sets: per set, the model-input references of a category (e.g. ``EvaluationReferences.images.__getitem__``).
-        settings: per set, the per-dataset settings handed to ``encode_references`` (empty: none).
+        sets: per set, the model-input references of a category (``EvaluationReferences.images.__getitem__``).
+        settings: per set, the per-dataset settings handed to ``encode_references`` (default none).
     """
 
     def __init__(
@@ -34,14 +34,14 @@ class MultiSetScorer:
     ) -> None:
         self.model = model
         self.sets = list(sets)
-        self.settings = list(settings) or [{} for _ in self.sets]
+        self.settings = list(settings) or [NO_SETTINGS for _ in self.sets]
         self.encoded: dict[str, list[Any]] = {}
 
     def references(self, category: str, device: torch.device) -> list[Any]:
         """Every set's encoded references of a category (encoded on first use)."""
         if category not in self.encoded:
             self.encoded[category] = [
-                self.model.encode_references(images(category).to(device), category, **_given(settings))
+                self.model.encode_references(images(category).to(device), category, settings)
                 for images, settings in zip(self.sets, self.settings)
             ]
         return self.encoded[category]
@@ -80,8 +80,3 @@ class BatchPrediction:
 
     def prediction(self) -> AnomalyPrediction:
         return AnomalyPrediction(score=self.score, anomaly_map=self.maps, parts=self.parts)
-
-
-def _given(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """``settings`` as a keyword only when there are some (methods without per-dataset settings take none)."""
-    return {"settings": settings} if settings else {}

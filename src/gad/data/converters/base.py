@@ -203,6 +203,7 @@ class Converter(ABC):
         except GadError:
             shutil.rmtree(partial)  # bad input leaves nothing behind (an interrupted run leaves its marked folder)
             raise
+        counts = out.counts()
         manifest = {
             "dataset": self.name,
             "converter_version": self.version,
@@ -210,7 +211,7 @@ class Converter(ABC):
             "split_rule": self.split_rule,
             "reader": self.reader_path(),
             "source": str(src),
-            "counts": out.counts(),
+            "counts": counts,
             "notes": out.notes,
             "files": dict(sorted(out.files.items())),
         }
@@ -219,7 +220,7 @@ class Converter(ABC):
         if dst.is_dir():
             dst.rmdir()
         partial.rename(dst)
-        return ConversionResult(self.name, dst, "written", manifest["counts"])
+        return ConversionResult(self.name, dst, "written", counts)
 
     def _verify(self, dst: Path, manifest_path: Path) -> ConversionResult:
         try:

@@ -29,8 +29,8 @@ def read_array(path: Path) -> np.ndarray:
     """An image file as stored (grayscale stays (H, W)); errors name the file."""
     try:
         with Image.open(path) as image:
-            if image.mode not in ("L", "RGB"):
-                image = image.convert("RGB" if image.mode in ("RGBA", "P", "CMYK", "YCbCr") else "L")
-            return np.asarray(image)
+            if image.mode in ("L", "RGB"):
+                return np.asarray(image)
+            return np.asarray(image.convert("RGB" if image.mode in ("RGBA", "P", "CMYK", "YCbCr") else "L"))
     except (OSError, ValueError) as err:
         raise ImageReadError(f"Cannot read image file {path}: {err}") from err

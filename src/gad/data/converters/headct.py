@@ -31,7 +31,8 @@ class HeadCTConverter(Converter):
             rows = [{k.strip(): v.strip() for k, v in row.items() if k} for row in csv.DictReader(handle)]
         if not rows or not {"id", "hemorrhage"} <= set(rows[0]):
             raise self.layout_error(f"{labels} needs the columns id, hemorrhage", src)
-        normal, anomalous = [], []
+        normal: list[Path] = []
+        anomalous: list[Path] = []
         for number, row in enumerate(rows, start=2):
             if not row["id"].isdigit() or row["hemorrhage"] not in ("0", "1"):
                 raise ConversionError(

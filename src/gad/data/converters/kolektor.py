@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from gad.data.converters.base import Converter, Output
 from gad.data.converters.common import read_array
 from gad.data.sources.layouts import any_of, subdirs
@@ -44,9 +46,9 @@ class KolektorSDDConverter(Converter):
                 pairs.append((folder.name, image, label))
         if not pairs:
             raise self.layout_error(f"no kosXX/PartN.jpg found in {src}", src)
-        normal: list[tuple[str, object]] = []
+        normal: list[tuple[str, np.ndarray]] = []
         anomalous = []
-        for folder, image, label in self.bar(pairs, total=len(pairs), desc="cutting KolektorSDD strips"):
+        for kos, image, label in self.bar(pairs, total=len(pairs), desc="cutting KolektorSDD strips"):
             pixels, mask = read_array(image), read_array(label)
             if mask.ndim == 3:
                 mask = mask.max(axis=2)
@@ -55,7 +57,7 @@ class KolektorSDDConverter(Converter):
             height = pixels.shape[0] // STRIPS
             for strip in range(STRIPS):
                 rows = slice(strip * height, (strip + 1) * height)
-                stem = f"{folder}_{image.stem}_{strip}"
+                stem = f"{kos}_{image.stem}_{strip}"
                 if mask[rows].any():
                     anomalous.append(stem)
                     out.save_image(pixels[rows], f"{CATEGORY}/test/defect/{stem}.png")

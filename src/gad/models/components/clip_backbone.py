@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Sequence
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from copy import deepcopy
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,6 +18,8 @@ from torch import Tensor, nn
 from gad.errors import ConfigError, GadError
 from gad.models.components.pretrained import resolve_pretrained
 
+# An open_clip CLIP model: open_clip ships no type information, so its attributes are unchecked.
+ClipModel = Any
 MODEL_CONFIG_DIR = Path(__file__).parent / "model_configs"
 open_clip.add_model_config(MODEL_CONFIG_DIR)
 
@@ -77,6 +81,10 @@ class ClipConfig:
 class ClipBackbone(nn.Module):
     """A frozen open_clip model that always stays in eval mode and never builds a graph."""
 
+    model: ClipModel
+    mean: Tensor
+    std: Tensor
+
     def __init__(self, config: ClipConfig) -> None:
         super().__init__()
         model_name, pretrained, layers = config.model_name, config.pretrained, config.layers
@@ -96,16 +104,17 @@ class ClipBackbone(nn.Module):
         self.pretrained = weights.describe()
         self.is_pretrained = weights.source is not None
 
-        def build(source: str | None, size: int | None) -> nn.Module:
-            return open_clip.create_model(
-                model_name,
-                pretrained=source,
-                force_quick_gelu=quick_gelu,
-                force_image_size=size,
-                cache_dir=cache_dir,
-                pretrained_text=False,
-                require_pretrained=source is not None,
-            )
+        def build(source: str | None, size: int | None) -> ClipModel:
+            with _without_random_init_warning():
+                return open_clip.create_model(
+                    model_name,
+                    pretrained=source,
+                    force_quick_gelu=quick_gelu,
+                    force_image_size=size,
+                    cache_dir=cache_dir,
+                    pretrained_text=False,
+                    require_pretrained=source is not None,
+                )
 
         if weights.source is None:
             self.model = build(None, image_size)
@@ -127,7 +136,8 @@ class ClipBackbone(nn.Module):
 
     @property
     def grid(self) -> tuple[int, int]:
-        return tuple(int(g) for g in self.model.visual.grid_size)  # type: ignore[return-value]
+        rows, cols = self.model.visual.grid_size
+        return int(rows), int(cols)
 
     @property
     def width(self) -> int:
@@ -172,9 +182,27 @@ class ClipBackbone(nn.Module):
         return nn.functional.normalize(self.model.encode_text(tokens), dim=-1)
 
 
+class _RandomInitWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("No pretrained weights loaded")
+
+
+@contextmanager
+def _without_random_init_warning() -> Iterator[None]:
+    """open_clip warns "No pretrained weights loaded ... initialized randomly" for every model built without a
+    source; gad builds so on purpose, then loads a weights file or a trained checkpoint into it, so the line would
+    mislead (a random init asked for by ``pretrained: null`` is what ``ClipBackbone.pretrained`` says)."""
+    quiet = _RandomInitWarning()
+    logging.getLogger().addFilter(quiet)
+    try:
+        yield
+    finally:
+        logging.getLogger().removeFilter(quiet)
+
+
 def with_image_size(
-    model: nn.Module, image_size: int | None, build: Callable[[str | None, int | None], nn.Module]
-) -> nn.Module:
+    model: ClipModel, image_size: int | None, build: Callable[[str | None, int | None], ClipModel]
+) -> ClipModel:
     """``model`` with its position embedding resized (bicubic, antialiased) for ``image_size``, in float32.
 
     open_clip resizes while loading, in the file's dtype, and CPU bicubic interpolation has no float16 kernel

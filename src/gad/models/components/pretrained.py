@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from gad.errors import ConfigError, GadError
+from gad.torch_files import load_failure
 
 RANDOM_INIT = (None, "", "none", "random")
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".ckpt", ".npz")
@@ -49,6 +50,7 @@ class WeightSource:
     def load(self, build: Callable[[str | None], nn.Module]) -> nn.Module:
         """Build the model through ``build(pretrained)`` and load the weights, translating failures."""
         if self.kind == "file":
+            assert self.source is not None  # resolve_pretrained gives a "file" source its path
             model = build(None)
             _load_file(model, self.model_name, self.source)
             return model
@@ -139,28 +141,10 @@ def _load_file(model: nn.Module, model_name: str, path: str) -> None:
             open_clip.load_checkpoint(model, path, weights_only=True)
     except Exception as err:  # noqa: BLE001 - any failure to read a user's file is bad input, said in one line
         raise WeightsFileError(
-            f"CLIP weights file {path} cannot be loaded into model {model_name!r}: {_reason(err)}. "
+            f"CLIP weights file {path} cannot be loaded into model {model_name!r}: {load_failure(err)}. "
             f"Expected an open_clip state dict of {model_name!r} (.bin/.safetensors/.pt saved with torch.save, "
             "tensors only) or OpenAI's TorchScript .pt; files that need code to load are refused."
         ) from err
-
-
-def _reason(err: Exception) -> str:
-    """The informative part of a load error (torch's refusals wrap it in paragraphs of advice)."""
-    text = str(err)
-    if text.startswith("Weights only load failed"):
-        paragraphs = [" ".join(p.split()) for p in text.split("\n\n") if p.strip()]
-        detail = (
-            paragraphs[1].replace(
-                "Please file an issue with the following so that we can make "
-                "`weights_only=True` compatible with your use case: ",
-                "",
-            )
-            if len(paragraphs) > 2
-            else ""
-        )
-        return f"not a tensors-only torch.save file ({detail[:200]})"
-    return f"{type(err).__name__}: {' '.join(text.split())[:300] or 'file ended early'}"
 
 
 def _is_torchscript(path: str | Path) -> bool:

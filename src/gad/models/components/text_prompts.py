@@ -171,10 +171,13 @@ class TextPrompts:
     Call :meth:`clear_cache` if an encoder is replaced by a new object that could reuse a freed id.
     """
 
-    def __init__(self, prompt_set: PromptSetName = "dictas", class_names: dict[str, str] | None = None) -> None:
-        if prompt_set not in PROMPT_SETS:
+    def __init__(
+        self, prompt_set: PromptSetName | PromptSet = "dictas", class_names: dict[str, str] | None = None
+    ) -> None:
+        """``prompt_set``: a name of ``PROMPT_SETS``, or a method's own ``PromptSet`` (declared in its folder)."""
+        if isinstance(prompt_set, str) and prompt_set not in PROMPT_SETS:
             raise ValueError(f"Unknown prompt set {prompt_set!r}; valid names: {sorted(PROMPT_SETS)}")
-        self.prompt_set = PROMPT_SETS[prompt_set]
+        self.prompt_set = PROMPT_SETS[prompt_set] if isinstance(prompt_set, str) else prompt_set
         self.class_names = dict(class_names or {})
         self._cache: dict[tuple[int, str], torch.Tensor] = {}
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -13,6 +13,7 @@ from torch.optim import Adam, Optimizer
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from gad.data.batch import Batch
+from gad.data.reference_provider import EvalStage
 from gad.data.preprocessing import Preprocessing
 from gad.errors import ConfigError
 from gad.metrics.anomaly_metrics import MEAN
@@ -21,7 +22,7 @@ from gad.models.components.clip_backbone import ClipBackbone, ClipConfig
 from gad.models.components.few_shot import AnomalyPrediction
 from gad.models.dictas.lookup import LookupStrategy
 from gad.models.dictas.protocol import PROTOCOLS, Protocol
-from gad.models.dictas.score_fusion import ScoreParts, fuse_normalised
+from gad.models.dictas.score_fusion import ScoreParts, official_scores
 from gad.models.dictas.settings import InferenceSettings
 from gad.models.dictas.torch_model import DictASModel
 
@@ -67,6 +68,9 @@ class DictAS(FewShotAnomalyModule):
             ``squash`` (the whole image to the square, bicubic) at the backbone's
             size, as the official code. Checkpoints carry it.
     """
+
+    train_pipeline = PIPELINE
+    prompts = "dictas"
 
     def __init__(
         self,
@@ -217,19 +221,16 @@ class DictAS(FewShotAnomalyModule):
         return [(n, p) for n, p in self.model.named_parameters() if not n.startswith("backbone.")]
 
     # ----- official test rules and test-set score normalisation -----------------------------------------------
-    def _use_dataset(self, index: int) -> None:
+    def evaluation_settings(self, dataset: str, stage: EvalStage) -> Mapping[str, Any]:
+        """``protocol``: the hparam's, else (``official_protocol``, test and predict) the dataset name's, else none."""
         if self.hparams.protocol:
-            self.model.protocol = self.hparams.protocol
-        elif self.hparams.official_protocol and self._stage != "validate":
-            name = self.dataset_names[index].lower()
-            self.model.protocol = name if name in PROTOCOLS else None
-            if self.model.protocol is None:
-                rank_zero_warn(
-                    f"gad: no official DictAS test rules for dataset {name!r} (known: {', '.join(PROTOCOLS)})"
-                )
-        else:
-            self.model.protocol = None
-        super()._use_dataset(index)
+            return {"protocol": self.hparams.protocol}
+        if not self.hparams.official_protocol or stage == "validate":
+            return {"protocol": None}
+        name = dataset.lower()
+        if name not in PROTOCOLS:
+            rank_zero_warn(f"gad: no official DictAS test rules for dataset {name!r} (known: {', '.join(PROTOCOLS)})")
+        return {"protocol": name if name in PROTOCOLS else None}
 
     def on_test_start(self) -> None:
         super().on_test_start()
@@ -247,10 +248,10 @@ class DictAS(FewShotAnomalyModule):
         return out
 
     def on_test_epoch_end(self) -> None:
-        """With ``normalize_test_scores``, replace each process's image scores by the official fused ones first."""
+        """With ``normalize_test_scores``, the metrics score images by the official fused scores."""
         for metrics, parts in zip(self.metrics, self.score_parts or []):
             if parts.update_called:
-                metrics.score = [fuse_normalised(parts.states(), parts.compute())]
+                metrics.transform_scores(official_scores(parts.compute()))
             parts.reset()
         super().on_test_epoch_end()
 

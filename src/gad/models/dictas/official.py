@@ -4,6 +4,7 @@ a gad DictAS: 42 tensors renamed one to one; the frozen CLIP is the file they we
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from torch import Tensor
 
@@ -60,7 +61,7 @@ def convert(weights: dict[str, Tensor], path: str | Path) -> dict[str, Tensor]:
     unknown = sorted(k for k, v in renamed.items() if v is None)
     if unknown:
         raise CheckpointError(f"{path}: {unknown[:5]} are not parameters of the official DictAS MyDictionary.")
-    return {renamed[k]: v.float() for k, v in weights.items()}
+    return {name: weights[k].float() for k, name in renamed.items() if name is not None}
 
 
 def import_dictas(
@@ -90,9 +91,10 @@ def import_dictas(
         quick_gelu=False,
         model_config=model_config,
     )
-    rules = {}
+    rules: dict[str, Any] = {}
     if protocol is not None:
         settings = official_settings(protocol, "", 1)
+        assert settings.layers is not None and settings.scales is not None  # the protocol rules set both
         rules = {
             "protocol": protocol,
             "test_layers": list(settings.layers),

@@ -10,6 +10,8 @@ import torch
 from torch import Tensor
 from torchmetrics import Metric
 
+from gad.metrics.anomaly_metrics import ScoreTransform
+
 EPS = 1e-6
 Parts = tuple[Tensor, Tensor, Tensor, Tensor]
 
@@ -18,6 +20,11 @@ class ScoreParts(Metric):
     """Each test image's category index, map score, text score and fusion weight alpha; synced across processes."""
 
     full_state_update = False
+    # torchmetrics states (``add_state`` below): lists of per-batch tensors, concatenated by a distributed sync.
+    category: list[Tensor]
+    map: list[Tensor]
+    text: list[Tensor]
+    alpha: list[Tensor]
 
     def __init__(self) -> None:
         super().__init__(compute_on_cpu=True)
@@ -47,6 +54,19 @@ def fuse_normalised(images: Parts, reference: Parts) -> Tensor:
     text = _normalise(text_score, category, ref_text, ref_category)
     mapped = _normalise(map_score, category, ref_map, ref_category)
     return alpha * text + (1 - alpha) * mapped
+
+
+def official_scores(parts: Parts) -> ScoreTransform:
+    """The metrics' score transform (``AnomalyMetrics.transform_scores``) that replaces the gathered image scores
+    by the fused ones of ``parts`` (``ScoreParts.compute()``: gathered in the same order, so image for image)."""
+    fused = fuse_normalised(parts, parts)
+
+    def transform(scores: Tensor) -> Tensor:
+        if len(scores) != len(fused):
+            raise RuntimeError(f"{len(scores)} image scores but {len(fused)} score parts: not the same images")
+        return fused
+
+    return transform
 
 
 def _normalise(values: Tensor, category: Tensor, ref_values: Tensor, ref_category: Tensor) -> Tensor:

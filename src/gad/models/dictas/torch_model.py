@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from gad.errors import ConfigError
 from gad.models.components.anomaly_map import gaussian_smooth, upsample
 from gad.models.components.clip_backbone import BackboneFeatures, ClipBackbone
-from gad.models.components.few_shot import AnomalyPrediction, FewShotModel
+from gad.models.components.few_shot import NO_SETTINGS, AnomalyPrediction, FewShotModel
 from gad.models.components.text_prompts import TextPrompts
 from gad.models.dictas.generators import DictionaryGenerators, init_weights
 from gad.models.dictas.global_head import GlobalHead
@@ -64,8 +64,9 @@ class DictASModel(FewShotModel):
         num_heads: attention heads of the generators.
         dropout: dropout inside the generators.
         inference: how dictionaries are read when no ``protocol`` is set.
-        protocol: apply the official test rules of this dataset instead of ``inference`` (see ``protocol.py``);
-            an attribute that may change between dictionaries (the LightningModule sets it per target dataset).
+        protocol: apply the official test rules of this dataset instead of ``inference`` (see ``protocol.py``)
+            when ``encode_references`` is given no ``protocol`` setting (the LightningModule gives one per
+            evaluated dataset; the Detector keeps this one).
         sparsemax_topk: at inference, find each query's sparsemax support among its ``sparsemax_topk`` best keys
             and recompute exactly the rare rows whose support is wider (same result, no sort of all K x N
             scores); ``None``: the exact sort-based lookup. Training always sorts (no host synchronisation).
@@ -102,11 +103,11 @@ class DictASModel(FewShotModel):
 
     # ----- inference -----------------------------------------------------------------------------------------
     def settings_for(
-        self, category: str | None, shots: int, settings: Mapping[str, Any] | None = None
+        self, category: str | None, shots: int, settings: Mapping[str, Any] = NO_SETTINGS
     ) -> InferenceSettings:
-        """The concrete settings a category's dictionary is read with: the official rules of the per-dataset
-        ``settings["protocol"]`` if given (``None``: none), else of the model's ``protocol``, else ``inference``."""
-        protocol = settings["protocol"] if settings and "protocol" in settings else self.protocol
+        """The concrete settings a category's dictionary is read with: the rules of ``settings["protocol"]`` (default
+        the model's ``protocol``), else ``inference``."""
+        protocol = settings.get("protocol", self.protocol)
         chosen = official_settings(protocol, category or "", shots) if protocol else self.inference
         layers = tuple(chosen.layers or self.backbone.layers)
         missing = sorted(set(layers) - set(self.backbone.layers))
@@ -121,11 +122,9 @@ class DictASModel(FewShotModel):
         """The settings of a category whose references are set."""
         return self._references[category].settings
 
-    def encode_references(self, images: Tensor, category: str, settings: Mapping[str, Any] | None = None) -> Dictionary:
-        """Keys and values of every used layer and scale, from all K references as one sequence (once per category).
-
-        ``settings``: per-dataset settings; ``{"protocol": name}`` reads this dictionary with that dataset's
-        official rules (``None``: the plain ``inference`` settings), else the model's ``protocol`` applies."""
+    def encode_references(self, images: Tensor, category: str, settings: Mapping[str, Any] = NO_SETTINGS) -> Dictionary:
+        """Keys and values of every used layer and scale, from all K references as one sequence (once per category),
+        read with ``settings_for(category, K, settings)``."""
         chosen = self.settings_for(category, images.shape[0], settings)
         if chosen.rotations:
             images = torch.cat([images] + [_rotate(images, angle) for angle in chosen.rotations])
@@ -178,10 +177,6 @@ class DictASModel(FewShotModel):
         fused = settings.alpha * text_score + (1 - settings.alpha) * map_score
         parts = {"map": map_score, "text": text_score}
         return AnomalyPrediction(score=fused, anomaly_map=anomaly_map, parts=parts, unsmoothed_map=unsmoothed)
-
-    def predict(self, images: Tensor, references: Dictionary, category: str) -> AnomalyPrediction:
-        """``score(encode_queries(images), references, category)``."""
-        return self.score(self.encode_queries(images), references, category)
 
     def _positions(self, settings: InferenceSettings) -> list[int]:
         assert settings.layers is not None

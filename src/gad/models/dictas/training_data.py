@@ -25,7 +25,6 @@ import albumentations as A
 import cv2
 import numpy as np
 import pandas as pd
-from torch.utils.data import get_worker_info
 
 from gad.data.dataset import TrainingPipeline, to_tensors
 from gad.data.images import read_rgb
@@ -87,6 +86,8 @@ class DictASTrainingPipeline(TrainingPipeline):
         seed: base of every item's random generator.
     """
 
+    synthesizer: PerlinAnomalySynthesizer  # always set: every DictAS query may get an anomaly
+
     def __init__(
         self,
         anomaly_source: str | None = None,
@@ -120,7 +121,7 @@ class DictASTrainingPipeline(TrainingPipeline):
         self._built = 0
 
     def item(self, index: int) -> dict[str, Any]:
-        rng = self._generator(index)
+        rng = self.item_generator(index)
         row = self.samples.iloc[index]
         image = self.working.image(read_rgb(row["path"]))
         support = self._support(image, rng) if rng.random() < self.support_augment_rate else image
@@ -142,15 +143,6 @@ class DictASTrainingPipeline(TrainingPipeline):
             "path": row["path"],
             "support": support_tensor.unsqueeze(0),
         }
-
-    def _generator(self, index: int) -> np.random.Generator:
-        """A fresh stream per item that differs across epochs and workers (see the class docstring)."""
-        self._built += 1
-        key = [self.seed, index, self._built]
-        worker = get_worker_info()
-        if worker is not None:
-            key.append(worker.seed)
-        return np.random.default_rng(key)
 
     def _support(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """The official augmentation, its randomness drawn from the item's generator (one shared stream, so

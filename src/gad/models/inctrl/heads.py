@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -42,7 +43,8 @@ class ScoreHead(nn.Module):
 
     def forward(self, x: Tensor, batch_statistics: bool = False) -> Tensor:
         """(B, in_features) to (B,) probabilities."""
-        for linear, norm in zip(self.linears, self.norms):
+        for linear, module in zip(self.linears, self.norms):
+            norm = cast(nn.BatchNorm1d, module)  # ModuleList items are typed as plain Modules
             x = F.relu(linear(x))
             x = F.batch_norm(
                 x,
@@ -51,7 +53,7 @@ class ScoreHead(nn.Module):
                 norm.weight,
                 norm.bias,
                 training=batch_statistics,
-                momentum=norm.momentum,
+                momentum=cast(float, norm.momentum),  # BatchNorm1d(width) keeps its default 0.1, never None
                 eps=norm.eps,
             )
         return torch.sigmoid(self.out(x)).squeeze(-1)

@@ -49,6 +49,8 @@ class InCTRL(FewShotAnomalyModule):
     """
 
     default_resize: ResizeRule = "shorter_side"
+    train_pipeline = PIPELINE
+    prompts = "inctrl"
 
     def __init__(
         self,

@@ -3,8 +3,9 @@ normal prompts, plus a text prior, scored by small heads on a frozen CLIP."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -13,7 +14,7 @@ from torch.nn import functional as F
 from gad.errors import ConfigError
 from gad.models.components.anomaly_map import upsample_and_smooth
 from gad.models.components.clip_backbone import ClipBackbone
-from gad.models.components.few_shot import AnomalyPrediction, FewShotModel
+from gad.models.components.few_shot import NO_SETTINGS, AnomalyPrediction, FewShotModel
 from gad.models.components.text_prompts import TextPrompts
 from gad.models.inctrl.heads import Adapter, ScoreHead
 from gad.models.inctrl.residual import patch_residual
@@ -115,7 +116,9 @@ class InCTRLModel(FewShotModel):
         cached = {c: self.prompts.embeddings(self.backbone, c) for c in dict.fromkeys(categories)}
         return torch.stack([cached[c] for c in categories]).float()
 
-    def encode_references(self, images: Tensor, category: str) -> PromptFeatures:
+    def encode_references(
+        self, images: Tensor, category: str, settings: Mapping[str, Any] = NO_SETTINGS
+    ) -> PromptFeatures:
         tokens, embeddings = self.encode(images)
         return PromptFeatures(
             patch_tokens=tokens.transpose(0, 1).flatten(1, 2).unsqueeze(0),  # (K, L, N, C) -> (1, L, K*N, C)
@@ -175,7 +178,3 @@ class InCTRLModel(FewShotModel):
                 "patch_max": scores.patch_max,
             },
         )
-
-    def predict(self, images: Tensor, references: PromptFeatures, category: str) -> AnomalyPrediction:
-        """``score(encode_queries(images), references, category)``."""
-        return self.score(self.encode_queries(images), references, category)

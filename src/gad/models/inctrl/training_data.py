@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor
-from torch.utils.data import BatchSampler, Sampler, SequentialSampler, get_worker_info
+from torch.utils.data import BatchSampler, Sampler, SequentialSampler
 
 from gad.data.dataset import TrainingPipeline, to_tensors
 from gad.data.images import read_rgb
@@ -175,13 +175,13 @@ class InCTRLTrainingPipeline(TrainingPipeline):
         pool = self.normals[self.samples.at[row, "category"]]
         if not self.include_query:
             pool = pool[pool != row]
-        return self._generator(index).choice(pool, size=self.shots, replace=False)
+        return self.item_generator(index).choice(pool, size=self.shots, replace=False)
 
     def item(self, index: int) -> dict[str, Any]:
         row = self.samples.iloc[index % len(self.samples)]
         image, label, defect = self._load(row["path"]), int(row["label"]), row["defect"]
-        if index >= len(self.samples):
-            image, _ = self.synthesizer.on_tensor(image, self._generator(index))
+        if self.synthesizer is not None and index >= len(self.samples):  # the second half: synthetic anomalies
+            image, _ = self.synthesizer.on_tensor(image, self.item_generator(index))
             label, defect = 1, "synthetic"
         return {
             "image": image,
@@ -192,15 +192,6 @@ class InCTRLTrainingPipeline(TrainingPipeline):
             "path": row["path"],
             "support": torch.stack([self._load(self.samples.at[i, "path"]) for i in self.prompt_rows(index)]),
         }
-
-    def _generator(self, index: int) -> np.random.Generator:
-        """A fresh stream per item that differs across epochs and DataLoader workers."""
-        self._built += 1
-        key = [self.seed, index, self._built]
-        worker = get_worker_info()
-        if worker is not None:
-            key.append(worker.seed)
-        return np.random.default_rng(key)
 
     def _load(self, path: str) -> Tensor:
         """The image decoded in full and preprocessed as at test time, as the official training does."""

@@ -6,14 +6,16 @@ few-shot memory bank of PatchCore-style methods without any training), and a bas
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from gad.models.components.anomaly_map import upsample_and_smooth
 from gad.models.components.clip_backbone import ClipBackbone
-from gad.models.components.few_shot import AnomalyPrediction, FewShotModel
+from gad.models.components.few_shot import NO_SETTINGS, AnomalyPrediction, FewShotModel
 
 
 @dataclass
@@ -38,7 +40,9 @@ class PatchResidualModel(FewShotModel):
         self.backbone = backbone
         self.sigma = sigma
 
-    def encode_references(self, images: Tensor, category: str) -> list[Tensor]:
+    def encode_references(
+        self, images: Tensor, category: str, settings: Mapping[str, Any] = NO_SETTINGS
+    ) -> list[Tensor]:
         """Per layer, the (K * N, C) normalised patch tokens of all references as one memory."""
         tokens = self.backbone(images).patch_tokens
         return [nn.functional.normalize(t.flatten(0, 1), dim=-1) for t in tokens]
@@ -58,7 +62,3 @@ class PatchResidualModel(FewShotModel):
         patch_scores = torch.stack(residuals).mean(dim=0).unflatten(1, queries.grid)
         anomaly_map = upsample_and_smooth(patch_scores, queries.image_size, self.sigma)
         return AnomalyPrediction(score=anomaly_map.flatten(1).amax(dim=1), anomaly_map=anomaly_map)
-
-    def predict(self, images: Tensor, references: list[Tensor], category: str) -> AnomalyPrediction:
-        """``score(encode_queries(images), references, category)``."""
-        return self.score(self.encode_queries(images), references, category)
