@@ -35,7 +35,7 @@ STAGES: list[tuple[str, str, str, str | None]] = [
     ("metrics: update", "gad/metrics/anomaly_metrics.py", "update", None),
     ("metrics: compute", "gad/metrics/anomaly_metrics.py", "compute", None),
     ("writing: results, manifests, report", "gad/callbacks/results_writer.py", "_report", None),
-    ("writing: results, manifests, report", "gad/models/base.py", "_write_references", None),
+    ("writing: results, manifests, report", "gad/models/base.py", "_write_manifest", None),
 ]
 
 
