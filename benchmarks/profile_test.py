@@ -8,7 +8,7 @@ metrics, writing, and everything else (Lightning, logging, CLI).
 
 The test runs in this process under cProfile with the process CPU clock (``time.process_time``), so the figures
 do not depend on the load of a shared machine; a stage is the inclusive time of the functions that make it
-(the backbone split by caller: queries vs references). Imports are timed apart, before the profile starts.
+(the query side is ``encode_queries``, the reference side ``set_references``). Imports are timed apart, before the profile starts.
 """
 
 from __future__ import annotations
@@ -21,13 +21,14 @@ import sys
 import time
 
 STAGES: list[tuple[str, str, str, str | None]] = [
-    # (stage, file suffix, function, only when called by this function (None: any caller))
+    # (stage, file suffix, function, only when called by this function (None: any caller)). One torch thread by
+    # default: on a shared machine idle OpenMP threads spin, and that counts as CPU time of the small operations
     ("data: read, resize, collate", "gad/data/dataset.py", "__getitem__", None),
     ("data: read, resize, collate", "gad/data/batch.py", "collate_batch", None),
     ("references: read", "gad/data/datamodule.py", "reference_images", None),
     ("references: encode (backbone + g_K, g_V)", "gad/models/components/few_shot.py", "set_references", None),
     ("references: encode (backbone + g_K, g_V)", "gad/models/multi_set.py", "references", None),
-    ("queries: backbone", "gad/models/components/clip_backbone.py", "forward", "encode_queries"),
+    ("queries: encode (backbone; InCTRL, PatchResidual: normalised tokens)", "torch_model.py", "encode_queries", None),
     ("queries: g_V, pooling, g_Q (DictAS)", "gad/models/dictas/torch_model.py", "lookup_inputs", None),
     ("per set: lookup (DictAS)", "gad/models/dictas/lookup.py", "lookup", None),
     ("per set: maps (upsample, smooth)", "gad/models/components/anomaly_map.py", "gaussian_smooth", None),
@@ -45,6 +46,7 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--run", required=True, help="the run folder to test")
     parser.add_argument("--shots", type=int, nargs="+", default=[4])
     parser.add_argument("--seeds", type=int, nargs="+", default=None)
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: see STAGES)")
     parser.add_argument("--top", type=int, default=0, help="also print the N functions of most own CPU time")
     return parser.parse_args(own), rest
 
@@ -69,8 +71,11 @@ def main(argv: list[str] | None = None) -> None:
     args, rest = parse(sys.argv[1:] if argv is None else argv)
     os.environ.setdefault("WANDB_MODE", "disabled")
     start = time.process_time()
+    import torch
+
     from gad.cli.lightning_cli import run_lightning
 
+    torch.set_num_threads(args.threads)
     imports = time.process_time() - start
     command = ["test", "--run", args.run, "--shots", *map(str, args.shots), "--trainer.logger", "false", *rest]
     if args.seeds:
