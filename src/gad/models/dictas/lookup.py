@@ -71,9 +71,6 @@ def sparse_lookup(scores: Tensor, values: Tensor, topk: int) -> Tensor:
     if inexact == 0:
         return retrieved
     fallback = retrieved.clone()
-    if values.shape[0] == 1:  # one shared dictionary (inference): every inexact row of the batch in one call
-        fallback[~exact] = sparsemax(scores[~exact]) @ values[0]
-        return fallback
     for b in (~exact).any(dim=1).nonzero().flatten().tolist():
         rows = (~exact[b]).nonzero().flatten()
         fallback[b, rows] = sparsemax(scores[b, rows]) @ values[b if values.shape[0] > 1 else 0]

@@ -130,11 +130,10 @@ class DictASModel(FewShotModel):
             images = torch.cat([images] + [_rotate(images, angle) for angle in chosen.rotations])
         tokens = self.backbone(images).patch_tokens
         entries = {}
-        for position in self._positions(chosen):
-            for kernel in chosen.scales:
-                references = pool_tokens(tokens[position], self.backbone.grid, kernel).flatten(0, 1).unsqueeze(0)
-                keys, values = self.generators.dictionary(references)
-                entries[(position, kernel)] = (self.generators.query.fold_output(keys), values)
+        for kernel, position in self._pairs(chosen):
+            references = pool_tokens(tokens[position], self.backbone.grid, kernel).flatten(0, 1).unsqueeze(0)
+            keys, values = self.generators.dictionary(references)
+            entries[(position, kernel)] = (self.generators.query.fold_output(keys), values)
         return Dictionary(settings=chosen, entries=entries, text=self.prompts.embeddings(self.backbone, category))
 
     def encode_queries(self, images: Tensor) -> DictASQueries:
@@ -162,7 +161,7 @@ class DictASModel(FewShotModel):
         batch = queries.features.patch_tokens[0].shape[0]
         pooled, matched = self.lookup_inputs(queries, settings)
         distances = []
-        for index, (kernel, position) in enumerate(itertools.product(settings.scales, self._positions(settings))):
+        for index, (kernel, position) in enumerate(self._pairs(settings)):
             rows = slice(index * batch, (index + 1) * batch)
             keys, values = references.entries[(position, kernel)]
             retrieved = lookup(matched[rows], keys, values, self.lookup, self.sparsemax_topk)
@@ -177,6 +176,11 @@ class DictASModel(FewShotModel):
         fused = settings.alpha * text_score + (1 - settings.alpha) * map_score
         parts = {"map": map_score, "text": text_score}
         return AnomalyPrediction(score=fused, anomaly_map=anomaly_map, parts=parts, unsmoothed_map=unsmoothed)
+
+    def _pairs(self, settings: InferenceSettings) -> list[tuple[int, int]]:
+        """(pooling kernel, layer position) of every map term, in the order of the rows of ``lookup_inputs``."""
+        assert settings.scales is not None
+        return list(itertools.product(settings.scales, self._positions(settings)))
 
     def _positions(self, settings: InferenceSettings) -> list[int]:
         assert settings.layers is not None
