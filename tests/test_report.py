@@ -118,6 +118,21 @@ def test_report_of_records_is_complete_ordered_and_exact(tmp_path: Path) -> None
     assert by_defect["scratch"]["flagged"] == 0.5 and by_defect["good"]["flagged"] == 0.0
 
 
+def test_category_and_dataset_names_cannot_lead_files_out_of_the_report(tmp_path: Path) -> None:
+    """Names come from data (a meta.json's keys, a config's name): ``..`` and ``/`` must not become folders, and
+    two names that clean to the same text keep distinct files."""
+    records = TestRecords(side=16)
+    for category in ("../../../escaped", "a b", "a?b"):
+        batch, score = _batch(category, ["good", "hole"], [0.2, 0.8])
+        records.update("../set", batch, score, torch.rand(2, 1, 16, 16))
+    out = tmp_path / "out"
+    files = write_report(records.by_dataset, {}, {}, out, "title", {})
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert written and all(p.resolve().is_relative_to((out / "report").resolve()) for p in written)
+    assert len(files.curves) == 3 and len(set(files.curves.values())) == 3
+    assert len({path for _, path in files.panels}) == 6
+
+
 @pytest.mark.slow  # a gad test of a trained quickstart run
 def test_gad_test_writes_the_report(
     in_tmp: Path, dictas_checkpoint: Path, quickstart_root: Path, monkeypatch: pytest.MonkeyPatch, capsys

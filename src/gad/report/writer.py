@@ -8,12 +8,14 @@ them, ``curves/<dataset>/<category>.png`` (ROC | PR | score histogram).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from gad.errors import GadError
 from gad.inference.threshold import Thresholds, confusion_at_threshold
 from gad.metrics.anomaly_metrics import MEAN
 from gad.output_paths import write_atomic
@@ -52,13 +54,16 @@ def write_report(
     root = Path(folder) / FOLDER
     files = ReportFiles(root / "report.html", root / "report.json")
     content: dict = {"title": title, "context": context, "datasets": {}}
+    dataset_folders: set[str] = set()
     for dataset, kept in records.items():
         categories: dict[str, dict] = {}
         chosen = thresholds.get(dataset, {})
+        dataset_folder, category_folders = _folder_name(dataset, dataset_folders), set[str]()
         for category in dict.fromkeys(r.category for r in kept):
             rows = sorted((r for r in kept if r.category == category), key=lambda r: -r.score)
             decision = chosen.get(category, Thresholds(None))
-            categories[category] = _category(root, files, dataset, category, rows, decision)
+            where = f"{dataset_folder}/{_folder_name(category, category_folders)}"
+            categories[category] = _category(root, files, (dataset, category), where, rows, decision)
             categories[category]["metrics"] = results.get(dataset, {}).get(category, {})
         defects = [row for c in categories.values() for row in c.pop("defect_rows")]
         files.defect_rows += [{"dataset": dataset, **row} for row in defects]
@@ -74,8 +79,16 @@ def write_report(
 
 
 def _category(
-    root: Path, files: ReportFiles, dataset: str, category: str, rows: list[ImageRecord], decision: Thresholds
+    root: Path,
+    files: ReportFiles,
+    names: tuple[str, str],
+    where: str,
+    rows: list[ImageRecord],
+    decision: Thresholds,
 ) -> dict:
+    """``names``: the dataset and category as the data name them; ``where``: their folders in the report (plain,
+    distinct names: a category such as ``../x`` from a meta.json cannot lead a file out of the report)."""
+    dataset, category = names
     scores, labels = as_arrays(rows)
     image_threshold = decision.image.value if decision.image else None
     pixel_threshold = decision.pixel.value if decision.pixel else None
@@ -86,8 +99,8 @@ def _category(
     used: set[str] = set()
     for rank, record in enumerate(rows):
         name = _unique(panel_name(record), used)
-        panel = root / "panels" / dataset / category / f"{name}.jpg"
-        thumb = root / "thumbs" / dataset / category / f"{name}.jpg"
+        panel = root / "panels" / where / f"{name}.jpg"
+        thumb = root / "thumbs" / where / f"{name}.jpg"
         picture = render_panel(record, low, high, image_threshold, pixel_threshold)
         _write_image(panel, picture, [cv2.IMWRITE_JPEG_QUALITY, PANEL_QUALITY])
         scale = THUMB_WIDTH / picture.shape[1]
@@ -108,7 +121,7 @@ def _category(
         )
     curves = image_curves(scores, labels)
     plot = plot_category(
-        root / "curves" / dataset / f"{_file_part(category)}.png",
+        root / "curves" / f"{where}.png",
         f"{dataset} / {category}",
         scores,
         labels,
@@ -164,10 +177,12 @@ def _unique(name: str, used: set[str]) -> str:
     return candidate
 
 
-def _file_part(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "-" for c in text)
+def _folder_name(text: str, used: set[str]) -> str:
+    """Letters, digits, ``-`` and ``_`` only (no dots, so never ``..``), distinct among ``used``."""
+    return _unique(re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-") or "x", used)
 
 
 def _write_image(path: Path, rgb: np.ndarray, options: list[int] | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), options or [])
+    if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), options or []):
+        raise GadError(f"Could not write the report picture {path} (disk full or a path OpenCV cannot encode?).")
