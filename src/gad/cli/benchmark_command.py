@@ -146,7 +146,9 @@ def plot_sweep(records: pd.DataFrame, path: Path) -> Path:
         for dataset, values in means[means["metric"] == metric].groupby("dataset", sort=False):
             stats = values.groupby("shots")["value"].agg(["mean", "std"]).fillna(0.0) * 100
             axis.errorbar(stats.index, stats["mean"], yerr=stats["std"], marker="o", capsize=3, label=dataset)
-        axis.set(title=metric, xlabel="K (normal references)", ylabel="%", xscale="log")
+        axis.set(
+            title=metric, xlabel="K (normal references)", ylabel="%", xscale="symlog"
+        )  # symlog: K = 0 (zero-shot) has a place
         axis.set_xticks(sorted(means["shots"].unique()), [str(k) for k in sorted(means["shots"].unique())])
         axis.grid(alpha=0.3)
     for axis in list(axes.flat)[len(metrics) :]:

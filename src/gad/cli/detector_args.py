@@ -125,7 +125,7 @@ def load_detector(args: Namespace, request: DetectorRequest, command: str) -> De
         detector.set_threshold(args.threshold)
     elif request.calibration:
         with warnings.catch_warnings():  # said below, in one line
-            warnings.filterwarnings("ignore", "held-out normal images are too few")
+            warnings.filterwarnings("ignore", r".*held-out normal images are too few")
             chosen = detector.calibrate(request.calibration, request.fpr, args.progress, args.pixel_fpr)
         if chosen.too_few_normals:
             print(f"gad {command}: warning: {too_few_normals_message(chosen)}", file=sys.stderr)
