@@ -33,6 +33,10 @@ DATA_CHANGES = {
     "quickstart": lambda data: data.pop("train_pipeline"),
     "patch_residual_quickstart": lambda data: data.update(batch_size=8),
 }
+# The quickstart model runs at 64 px with a matching sigma since the fast-demo change (issue 17).
+MODEL_CHANGES = {
+    "quickstart": lambda model: (model["backbone"].update(image_size=64), model.update(sigma=1.0)),
+}
 FULL_CONFIGS = sorted(str(p.relative_to(CONFIGS)) for d in ("", "trainer") for p in (CONFIGS / d).glob("*.yaml"))
 TARGET_SETS = sorted(p.name for p in (CONFIGS / "targets").glob("*.yaml"))
 
@@ -83,7 +87,7 @@ def test_paper_config_resolves_as_before(
 ) -> None:
     """The composition gives the same config as the old self-contained file, except the deliberate changes: every
     config logs to the wandb project ``gad`` (the runs are grouped and tagged by method and data), and
-    ``DATA_CHANGES``."""
+    ``DATA_CHANGES`` and ``MODEL_CHANGES``."""
     try:
         old_text = subprocess.run(
             ["git", "show", f"{BEFORE_GROUPS}:configs/{name}.yaml"],
@@ -97,6 +101,7 @@ def test_paper_config_resolves_as_before(
     old = yaml.safe_load(old_text)
     old["trainer"]["logger"]["init_args"]["project"] = "gad"
     DATA_CHANGES.get(name, lambda data: None)(old["data"]["init_args"])
+    MODEL_CHANGES.get(name, lambda model: None)(old["model"]["init_args"])
     (tmp_path / "old.yaml").write_text(yaml.safe_dump(old))
     expected = resolved(monkeypatch, capsys, "fit", "--config", str(tmp_path / "old.yaml"))
     assert resolved(monkeypatch, capsys, "fit", "--config", str(CONFIGS / f"{name}.yaml")) == expected

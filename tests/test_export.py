@@ -73,10 +73,11 @@ def test_gad_export_of_the_quickstart_checkpoint(
     metadata = json.loads((tmp_path / "coins.json").read_text())
     detector = Detector.from_checkpoint(dictas_checkpoint, device="cpu").set_references(good[:2], "coins")
     assert metadata["threshold"] == detector.calibrate(good[2:6], fpr=0.25).as_dict()
-    assert metadata["method"] == "DictAS" and metadata["input"]["shape"] == ["batch", 3, 112, 112]
+    size = detector.module.preprocessing.image_size  # the quickstart model's, from its checkpoint
+    assert metadata["method"] == "DictAS" and metadata["input"]["shape"] == ["batch", 3, size, size]
     rule = metadata["input"]["preprocessing"]
-    assert (rule["image_size"], rule["resize"], rule["interpolation"]) == (112, "squash", "bicubic")
-    assert "Image.Resampling.BICUBIC" in " ".join(rule["steps"]) and "Resize((112, 112))" in rule["equivalent"]
+    assert (rule["image_size"], rule["resize"], rule["interpolation"]) == (size, "squash", "bicubic")
+    assert "Image.Resampling.BICUBIC" in " ".join(rule["steps"]) and f"Resize(({size}, {size}))" in rule["equivalent"]
     assert metadata["references"] == [str(p) for p in good[:2]]
     assert max(metadata["verification"]["max_abs_difference"].values()) <= TOLERANCE
     assert_onnx_matches_torch(
@@ -126,7 +127,8 @@ def test_the_runner_needs_no_torch(dictas_checkpoint: Path, quickstart_root: Pat
     assert [line[0] for line in lines] == queries
     assert [float(line[1]) for line in lines] == pytest.approx([p.score for p in expected], abs=1e-4)
     assert [line[2] == "anomalous" for line in lines] == [p.anomalous for p in expected]
-    assert np.load(tmp_path / "maps" / f"{Path(queries[0]).stem}.npy").shape == (112, 112)
+    size = detector.module.preprocessing.image_size
+    assert np.load(tmp_path / "maps" / f"{Path(queries[0]).stem}.npy").shape == (size, size)
 
 
 def test_export_without_the_extra_says_what_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

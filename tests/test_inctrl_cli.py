@@ -66,6 +66,7 @@ def test_ddp_bf16_fit_on_two_processes(tmp_path: Path, quickstart_root: Path) ->
         "false",
         "--data.init_args.train_pipeline.init_args.steps_per_epoch",
         "3",
+        "--verbose",  # Lightning's "MEMBER: 2/2" lines are quiet by default
     ]
     done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

@@ -22,9 +22,10 @@ from gad.cli.model_names import import_model_packages
 from gad.cli.predict_command import image_mode_help, is_folder_mode, predict_main
 from gad.cli.run_arguments import model_from_checkpoint, resolve_run_arguments
 from gad.cli.target_sets import replace_targets
-from gad.cli.verbosity import is_verbose, say, set_verbosity
+from gad.cli.verbosity import is_verbose, set_verbosity
 from gad.data.datamodule import FewShotDataModule
 from gad.errors import ConfigError
+from gad.messages import say
 from gad.metrics.anomaly_metrics import MetricSettings
 from gad.metrics.undefined import UndefinedMetricsError, undefined_lines
 from gad.models.base import FewShotAnomalyModule

@@ -5,8 +5,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import sys
 import warnings
 
 VERBOSE_OPTION = "--verbose"
@@ -54,9 +52,3 @@ def set_verbosity(verbose: bool) -> None:
 
 def is_verbose() -> bool:
     return _verbose
-
-
-def say(message: str) -> None:
-    """One line of gad's own on stderr, from the main process only (DDP ranks > 0 stay silent)."""
-    if os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0":
-        print(message, file=sys.stderr, flush=True)

@@ -18,13 +18,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from lightning.pytorch.utilities import rank_zero_info
 from torch.utils.data import Dataset
 
 from gad.data.dataset import AnomalyDataset, TrainingPipeline
 from gad.data.sources.base import SAMPLE_COLUMNS, SampleSource, sample_row
 from gad.data.sources.splits import split_normals
 from gad.data.synthesis import PerlinAnomalySynthesizer
+from gad.messages import say
 from gad.errors import ConfigError
 
 __all__ = ["SyntheticAnomalies", "SyntheticValidation", "validation_source"]
@@ -136,5 +136,5 @@ def validation_source(
         auxiliary.samples()  # raises: what is missing, and when it is needed
     assert synthesizer is not None  # samples() raised above
     proxy = SyntheticValidation(auxiliary, synthesizer, holdout, seed)
-    rank_zero_info(proxy.summary())
+    say(proxy.summary())
     return proxy

@@ -10,7 +10,6 @@ from typing import Any, cast
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.utilities import rank_zero_info
 
 from gad.data.batch import Batch
 from gad.data.datamodule import EvalStage, FewShotDataModule
@@ -18,6 +17,7 @@ from gad.data.preprocessing import Preprocessing, ResizeRule
 from gad.data.prompt_files import ModelInput
 from gad.data.reference_provider import EvaluationReferences, ReferenceProvider
 from gad.data.references import write_manifest
+from gad.messages import say
 from gad.errors import ConfigError
 from gad.metrics.anomaly_metrics import MEAN, AnomalyMetrics, MetricSettings, nanmean
 from gad.models.components.clip_backbone import ClipBackbone
@@ -162,7 +162,7 @@ class FewShotAnomalyModule(pl.LightningModule):
             return
         saved = write_manifest(chosen.manifest, Path(self.trainer.default_root_dir))
         if saved is not None:
-            rank_zero_info(f"gad: {chosen.shots}-shot references of {chosen.dataset} written to {saved}")
+            say(f"gad: {chosen.shots}-shot references of {chosen.dataset} written to {saved}")
 
     def _use_dataset(self, index: int) -> None:
         """Encode the references of one evaluated dataset (once, when its dataloader starts)."""

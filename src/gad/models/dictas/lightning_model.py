@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 import torch
-from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor
 from torch.optim import Adam, Optimizer
 from torch.optim.lr_scheduler import ReduceLROnPlateau
@@ -16,6 +16,7 @@ from gad.data.batch import Batch
 from gad.data.reference_provider import EvalStage
 from gad.data.resumable import batches_done
 from gad.data.preprocessing import Preprocessing
+from gad.messages import say
 from gad.errors import ConfigError
 from gad.metrics.anomaly_metrics import MEAN
 from gad.models.base import FewShotAnomalyModule
@@ -216,7 +217,7 @@ class DictAS(FewShotAnomalyModule):
         for p in self.model.value_parameters():
             p.grad = None
         self.value_frozen, self._snapshot = True, None
-        rank_zero_info(
+        say(
             f"gad: DictAS validation {self.hparams['selection_metric']} {metric:.4f} did not improve on "
             f"{self.best_metric:.4f}: restored the best weights and froze the Value generator."
         )

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from lightning.pytorch.utilities import rank_zero_info
 
 from gad.data.batch import Batch
 from gad.data.preprocessing import Preprocessing
+from gad.messages import say
 from gad.models.base import FewShotAnomalyModule
 from gad.models.components.clip_backbone import ClipBackbone, ClipConfig
 from gad.models.patch_residual.torch_model import PatchResidualModel
@@ -32,7 +32,7 @@ class PatchResidual(FewShotAnomalyModule):
         self._set_preprocessing(preprocessing)
 
     def on_fit_start(self) -> None:
-        rank_zero_info("gad: PatchResidual has nothing to train; fit validates on the auxiliary set and saves the run.")
+        say("gad: PatchResidual has nothing to train; fit validates on the auxiliary set and saves the run.")
 
     def training_step(self, batch: Batch, batch_idx: int) -> None:
         """Nothing to learn: returning None makes Lightning skip the optimisation step."""
