@@ -14,6 +14,10 @@ Random weights (nothing is downloaded): speed does not depend on the values, onl
   the image embedding;
 - inference: ``model(images, category)`` after ``set_references`` (timed once, per category), per K, timed
   alternately with the backbone forward of the tapped layers on the same images, the reference of ``x ref``;
+- sets: the one-pass sweep (``gad test --shots 1 2 4 --seeds 0 1 2``): ``encode_queries`` (backbone and the
+  reference-independent work, once per batch) and, per K, ``score`` of those encoded queries against one more
+  reference set, both against the backbone forward of the same images, with the size of one set's encoded
+  references;
 - train: one optimisation step (``training_step``, backward, optimiser) on a batch of ``--train-batch`` queries,
   against the backbone forward of the same images (queries and their supports);
 - generators (DictAS): the per-image work of g_V and g_Q at inference, apart;
@@ -88,7 +92,7 @@ METHODS = {
     ),
     "winclip": ("gad.models.winclip.WinCLIP", "ViT-B-16-plus-240", [12], 240, [0, 1, 4], 0, None),
 }
-PARTS = ("backbone", "inference", "train", "generators", "lookup", "windows", "data")
+PARTS = ("backbone", "inference", "sets", "train", "generators", "lookup", "windows", "data")
 
 
 @dataclass
@@ -212,6 +216,41 @@ def inference_rows(module: FewShotAnomalyModule, args: argparse.Namespace) -> li
                 )
             )
         model.clear_references()
+    return rows
+
+
+def tensor_bytes(value: object) -> int:
+    """Bytes of the tensors in an encoded reference set (a dataclass, dict, list or tensor, nested)."""
+    if isinstance(value, torch.Tensor):
+        return value.numel() * value.element_size()
+    if isinstance(value, dict):
+        return sum(tensor_bytes(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(tensor_bytes(v) for v in value)
+    return sum(tensor_bytes(v) for v in getattr(value, "__dict__", {}).values())
+
+
+def set_rows(module: FewShotAnomalyModule, args: argparse.Namespace) -> list[Row]:
+    """The one-pass sweep's costs: ``encode_queries`` once per batch, then per K the marginal cost of one more
+    reference set (``score`` of the encoded queries against it), each timed alternately with the backbone
+    forward of the same images; and the size of one set's encoded references (what a sweep keeps per set of
+    the category being tested)."""
+    model, rows = module.model, []
+    for batch in sorted({1, args.batch}):
+        x = images(batch, args.image_size, args.device, seed=2)
+        base, timing, memory = timed_against(lambda x=x: model.backbone(x), lambda x=x: model.encode_queries(x), args)
+        rows.append(Row("sets", f"encode_queries, batch {batch} (once per batch)", timing, batch, memory, base, batch))
+        for shots in args.shots:
+            with torch.inference_mode(), autocast(args.device, args.precision):
+                references = model.encode_references(images(shots, args.image_size, args.device, seed=1), CATEGORY)
+                queries = model.encode_queries(x)
+                model.score(queries, references, CATEGORY)  # DictAS: g_V, pooling and g_Q run here, once
+            size = tensor_bytes(references) / 2**20
+            base, timing, memory = timed_against(
+                lambda x=x: model.backbone(x), lambda q=queries, r=references: model.score(q, r, CATEGORY), args
+            )
+            note = f"one more set; its encoded references {size:.1f} MB"
+            rows.append(Row("sets", f"K={shots}, batch {batch}: score", timing, batch, memory, base, batch, note))
     return rows
 
 
@@ -504,6 +543,8 @@ def run(args: argparse.Namespace) -> None:
         rows += progress(backbone_rows(module, args))
     if module is not None and "inference" in args.parts:
         rows += progress(inference_rows(module, args))
+    if module is not None and "sets" in args.parts:
+        rows += progress(set_rows(module, args))
     trains = METHODS[args.method][6] is not None  # WinCLIP has nothing to train
     if module is not None and "train" in args.parts and trains:
         rows += progress(training_rows(module, args))

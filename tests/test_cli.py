@@ -138,7 +138,7 @@ def test_missing_data_folder_names_layout(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_image_size_mismatch(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(SystemExit, match=r"preprocessing.image_size=96 but the backbone 'gad-tiny-vit' takes 112 px"):
+    with pytest.raises(SystemExit, match=r"preprocessing.image_size=96 but the backbone 'gad-tiny-vit' takes 64 px"):
         run_gad(
             monkeypatch,
             "test",

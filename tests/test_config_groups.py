@@ -106,7 +106,7 @@ def test_no_config_inlines_logger_or_checkpoint_blocks() -> None:
     for path in CONFIGS.glob("*.yaml"):
         trainer = yaml.safe_load(path.read_text())["trainer"]
         assert isinstance(trainer["logger"], str), path
-        assert all(isinstance(c, str) for c in trainer["callbacks"]), path
+        assert all(isinstance(c, str) for c in trainer.get("callbacks", [])), path  # none: a method with no fit
 
 
 def _targets(config: dict) -> list[dict]:

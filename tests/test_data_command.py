@@ -117,3 +117,17 @@ def test_quickstart_still_works(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert "dataset written to" in capsys.readouterr().out
     gad("check", "quickstart", "--root", str(tmp_path / "qs"), "--progress", "false")
     assert "OK" in capsys.readouterr().out
+
+
+def test_check_hints_at_an_unused_masks_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    raw.write_folder(tmp_path / "own")
+    for mask in list((tmp_path / "own").glob("*/masks/*/*.png")):
+        mask.rename(mask.with_name(f"{mask.stem}_mask.png"))
+    gad("check", "folder", "--root", str(tmp_path / "own"), "--progress", "false")
+    out = capsys.readouterr().out
+    hint = "--option mask_dir=masks mask_suffix=_mask"
+    assert "masks/ folders exist but mask_dir is unset" in out and hint in out
+    gad("check", "folder", "--root", str(tmp_path / "own"), "--progress", "false", *hint.split())
+    out = capsys.readouterr().out
+    assert "mask_dir is unset" not in out and "OK" in out
+    assert next(line for line in out.splitlines() if line.startswith("total")).split()[-1] == "6"

@@ -126,7 +126,9 @@ def fits(tmp_path_factory: pytest.TempPathFactory, quickstart_root: Path) -> dic
 def test_killed_and_resumed_fit_equals_an_uninterrupted_one(fits: dict[str, Path], name: str) -> None:
     whole = torch.load(fits["whole"] / "checkpoints" / name, weights_only=True)
     resumed = torch.load(fits["killed"] / "checkpoints" / name, weights_only=True)
-    assert (whole["epoch"], whole["global_step"]) == (resumed["epoch"], resumed["global_step"]) == (1, 8)
+    assert (whole["epoch"], whole["global_step"]) == (resumed["epoch"], resumed["global_step"])
+    if name == "last.ckpt":  # the best one is wherever val/pixel_ap peaked (either epoch): equal is what matters
+        assert (resumed["epoch"], resumed["global_step"]) == (1, 8)
     for part in ("state_dict", "optimizer_states", "lr_schedulers", "callbacks"):
         expected, got = (
             {

@@ -17,4 +17,4 @@ YAML
 common=(--config "$repo/configs/patch_residual_quickstart.yaml" --config small.yaml --shots 2 --trainer.logger false
         --results.overlays 0)
 GAD_RUNS_DIR=one "$gad" test "${common[@]}"
-GAD_RUNS_DIR=two "$gad" test "${common[@]}" --config "$repo/configs/trainer/ddp.yaml" --trainer.accelerator cpu
+GAD_RUNS_DIR=two "$gad" test --verbose "${common[@]}" --config "$repo/configs/trainer/ddp.yaml" --trainer.accelerator cpu

@@ -8,11 +8,16 @@
 Each (target, shots, seed) is one ``gad test`` with its own folder, results and manifests under the run. The
 combined tables (mean ± sample std over seeds, in percent) go to ``<run>/benchmark/<time>/``: ``benchmark.md``
 (per metric: rows = datasets, columns = shots; then per category), ``benchmark.csv`` (every value of every test)
-and ``benchmark.json``. The sweep is the only mode so far; other modes (e.g. speed) would be further subcommands.
+``benchmark.json`` and ``benchmark.png`` (each metric against K, mean over categories per dataset, error bars:
+std over seeds). Each test prints one line (its own table is in its folder); one compact table comes at the end.
+The sweep is the only mode so far; other modes (e.g. speed) would be further subcommands.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -27,7 +32,10 @@ from gad.cli.lightning_cli import run_lightning
 from gad.output_paths import check_writable, write_atomic
 from gad.runs import latest_run, runs_root
 from gad.errors import ConfigError
+from gad.metrics.anomaly_metrics import MEAN
 from gad.reporting import strict_json, sweep_markdown
+
+HEADLINE = ("image_auroc", "image_ap", "pixel_auroc", "pixel_ap")
 
 
 def _parser() -> ArgumentParser:
@@ -76,8 +84,10 @@ def run_sweep(run: str | None, shots: list[int], seeds: list[int], targets: list
                 # the run's (or given) config, then the target's, then shots and seed: later arguments win
                 args = ["test", *(["--run", run] if run else []), *test_args, *(["--config", target] if target else [])]
                 args += ["--shots", str(k), "--data.init_args.seed", str(seed)]
-                cli = run_lightning(args)
+                with contextlib.redirect_stdout(io.StringIO()):  # its table is in its folder: one line here
+                    cli = run_lightning(args)
                 out = Path(cli.trainer.default_root_dir)
+                print(_test_line(len(tests) + 1, len(target_list) * len(shots) * len(seeds), k, seed, cli, out))
                 if run_folder is None and out.parent.name == "test":
                     run_folder = out.parent.parent
                 tests.append({"target": target, "shots": k, "seed": seed, "folder": str(out)})
@@ -104,5 +114,50 @@ def write_sweep(records: pd.DataFrame, folder: Path, context: dict) -> Path:
     write_atomic(folder / "benchmark.csv", records.to_csv(index=False))
     write_atomic(folder / "benchmark.md", sweep_markdown(records))
     write_atomic(folder / "benchmark.json", strict_json({**context, "results": records.to_dict("records")}))
+    plot_sweep(records, folder / "benchmark.png")
     Console(width=None if Console().is_terminal else 160).print(Markdown(sweep_markdown(records, per_category=False)))
     return folder
+
+
+def _test_line(number: int, total: int, shots: int, seed: int, cli: object, folder: Path) -> str:
+    """``[i/N] k=K seed=S  dataset: image_auroc .. pixel_ap ..  -> folder``: a test's mean metrics in one line."""
+    results = getattr(getattr(cli, "model", None), "results_by_dataset", {})
+    figures = "; ".join(
+        f"{dataset}: " + " ".join(f"{m} {100 * table[MEAN][m]:.1f}" for m in HEADLINE if m in table.get(MEAN, {}))
+        for dataset, table in results.items()
+    )
+    return f"gad benchmark: [{number}/{total}] k={shots} seed={seed}  {figures}  -> {folder}"
+
+
+def plot_sweep(records: pd.DataFrame, path: Path) -> Path:
+    """One panel per metric: the mean over categories of each dataset against K (log scale), mean over seeds with
+    the sample std over seeds as error bars; written atomically as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    means = records[records["category"] == MEAN]
+    metrics = list(dict.fromkeys(means["metric"]))
+    columns = min(len(metrics), 4) or 1
+    rows = -(-len(metrics) // columns) or 1
+    figure, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3.2 * rows), squeeze=False)
+    for axis, metric in zip(axes.flat, metrics):
+        for dataset, values in means[means["metric"] == metric].groupby("dataset", sort=False):
+            stats = values.groupby("shots")["value"].agg(["mean", "std"]).fillna(0.0) * 100
+            axis.errorbar(stats.index, stats["mean"], yerr=stats["std"], marker="o", capsize=3, label=dataset)
+        axis.set(title=metric, xlabel="K (normal references)", ylabel="%", xscale="log")
+        axis.set_xticks(sorted(means["shots"].unique()), [str(k) for k in sorted(means["shots"].unique())])
+        axis.grid(alpha=0.3)
+    for axis in list(axes.flat)[len(metrics) :]:
+        axis.set_visible(False)
+    axes.flat[0].legend(fontsize="small")
+    figure.tight_layout()
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")  # as write_atomic, for bytes
+    try:
+        figure.savefig(partial, format="png", dpi=100)
+        os.replace(partial, path)
+    finally:
+        plt.close(figure)
+        partial.unlink(missing_ok=True)
+    return path

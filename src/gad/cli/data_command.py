@@ -116,6 +116,8 @@ def _check(args: Namespace) -> None:
             f"No test split in {', '.join(report.missing_test)} ({next(iter(report.missing_test.values()))}): "
             "normal images only, usable as an auxiliary (training) set, not as a validation or target set."
         )
+    for hint in report.hints:
+        print(hint)
     if report.resized_masks:
         print(
             f"{report.resized_masks} masks differ in size from their images (same aspect ratio): they are resized "

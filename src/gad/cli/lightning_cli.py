@@ -119,6 +119,8 @@ class GadCLI(LightningCLI):
     def instantiate_classes(self) -> None:
         super().instantiate_classes()
         self.model.metric_settings = self._get(self.config_init, "metrics")
+        if isinstance(self.model, FewShotAnomalyModule) and isinstance(self.datamodule, FewShotDataModule):
+            self.model.hand_contract_to(self.datamodule)
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
         """Parse ``args`` (resolved by ``run_lightning``; ``sys.argv`` only holds them for DDP's sake), refuse a

@@ -122,9 +122,14 @@ class FewShotAnomalyModule(pl.LightningModule):
         dataloader is requested): its preprocessing and training pipeline, and K checked against ``min_shots``."""
         datamodule = getattr(self.trainer, "datamodule", None)
         if isinstance(datamodule, FewShotDataModule):
-            contract, method = self.contract, type(self).__name__
-            contract.check_shots(datamodule.shots, method)
-            datamodule.follow(contract.preprocessing, contract.training_pipeline(datamodule.train_pipeline, method))
+            self.hand_contract_to(datamodule)
+
+    def hand_contract_to(self, datamodule: FewShotDataModule) -> None:
+        """Check K against ``min_shots`` and the training pipeline, then make the datamodule follow the contract;
+        the CLI calls it as soon as both exist, so that a refused run leaves no run folder behind."""
+        contract, method = self.contract, type(self).__name__
+        contract.check_shots(datamodule.shots, method)
+        datamodule.follow(contract.preprocessing, contract.training_pipeline(datamodule.train_pipeline, method))
 
     def evaluation_settings(self, dataset: str, stage: EvalStage) -> Mapping[str, Any]:
         """The method's settings for an evaluated dataset, under those its references bring (default none)."""

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 from PIL import Image
 from tqdm.auto import tqdm
 
-from gad.data.images import ImageReadError, read_mask_file
+from gad.data.images import ImageReadError, list_images, read_mask_file
 from gad.data.sources.base import SampleSource
+from gad.data.sources.folder import Folder
+
+# Folder names that usually hold pixel annotations; a Folder reader ignores them unless mask_dir names them.
+MASK_FOLDER_NAMES = ("masks", "mask", "ground_truth")
 
 
 @dataclass
@@ -23,6 +28,8 @@ class CheckReport:
     soft_masks: dict[str, float] = field(default_factory=dict)  # path: share of intermediate values (MaskFile)
     missing_test: dict[str, str] = field(default_factory=dict)
     """Categories without a test split (normal images only: fine for an auxiliary set), with what is missing."""
+    hints: list[str] = field(default_factory=list)
+    """Settings the data suggests but the reader was not given (e.g. a ``masks/`` folder without ``mask_dir``)."""
 
     def table(self) -> str:
         return self.counts.to_string()
@@ -59,6 +66,7 @@ def check_source(source: SampleSource, open_files: bool = True, progress: bool =
     or refused if their aspect ratio differs)."""
     samples = source.samples(need_test=False)
     report = CheckReport(source.name, count_table(samples), missing_test=source.missing_test())
+    report.hints += unused_mask_folders(source)
     if not open_files:
         return report
     rows = list(samples[["path", "mask_path", "label"]].drop_duplicates("path").itertuples(index=False))
@@ -103,3 +111,33 @@ def _size(path: str, report: CheckReport) -> tuple[int, int] | None:
     except Exception as err:  # noqa: BLE001 - any decoder failure is a problem to report
         report.problems.append(f"cannot read {path}: {err}")
         return None
+
+
+def unused_mask_folders(source: SampleSource) -> list[str]:
+    """A hint per mask-like folder that a ``Folder`` reader without ``mask_dir`` ignores: without it the test has
+    image metrics only, and nothing else would say why the pixel metrics are missing."""
+    if not isinstance(source, Folder) or source.mask_dir is not None:
+        return []
+    category_folders = [source.root] + sorted(p for p in source.root.iterdir() if p.is_dir())
+    found = sorted({p.name for folder in category_folders for p in folder.iterdir() if _is_mask_folder(p)})
+    hints = []
+    for name in found:
+        suffix = _mask_suffix(source.root, name)
+        options = f"--option mask_dir={name}" + (f" mask_suffix={suffix}" if suffix else "")
+        hints.append(
+            f"Hint: {name}/ folders exist but mask_dir is unset, so their masks are ignored and only image metrics "
+            f"are computed; to use them: {options} (in a config: mask_dir: {name}"
+            + (f", mask_suffix: {suffix})" if suffix else ")")
+        )
+    return hints
+
+
+def _is_mask_folder(path: Path) -> bool:
+    return path.is_dir() and path.name.lower() in MASK_FOLDER_NAMES
+
+
+def _mask_suffix(root: Path, name: str) -> str:
+    """``_mask`` when the mask files are named ``<stem>_mask.*`` (MVTec's convention), else empty."""
+    folders = [f for f in root.glob(f"**/{name}") if f.is_dir()]
+    masks = [p for f in folders for d in [f, *(s for s in f.iterdir() if s.is_dir())] for p in list_images(d)]
+    return "_mask" if masks and all(p.stem.endswith("_mask") for p in masks) else ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import kornia
@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from gad.errors import ConfigError
 from gad.models.components.anomaly_map import gaussian_smooth, upsample
-from gad.models.components.clip_backbone import ClipBackbone
+from gad.models.components.clip_backbone import BackboneFeatures, ClipBackbone
 from gad.models.components.few_shot import NO_SETTINGS, AnomalyPrediction, FewShotModel
 from gad.models.components.text_prompts import TextPrompts
 from gad.models.dictas.generators import DictionaryGenerators, init_weights
@@ -23,6 +23,16 @@ from gad.models.dictas.losses import DictASLosses, patch_anomaly_mask, query_los
 from gad.models.dictas.pooling import pool_tokens
 from gad.models.dictas.protocol import Protocol, official_settings
 from gad.models.dictas.settings import InferenceSettings
+
+
+@dataclass
+class DictASQueries:
+    """A query batch's reference-independent features: the backbone's (``image_size`` px input) and, per
+    (layer positions, scales) read so far, the pooled g_V tokens and g_Q's hidden map (``lookup_inputs``)."""
+
+    features: BackboneFeatures
+    image_size: int
+    lookup_inputs: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[Tensor, Tensor]] = field(default_factory=dict)
 
 
 @dataclass
@@ -120,38 +130,57 @@ class DictASModel(FewShotModel):
             images = torch.cat([images] + [_rotate(images, angle) for angle in chosen.rotations])
         tokens = self.backbone(images).patch_tokens
         entries = {}
-        for position in self._positions(chosen):
-            for kernel in chosen.scales:
-                references = pool_tokens(tokens[position], self.backbone.grid, kernel).flatten(0, 1).unsqueeze(0)
-                keys, values = self.generators.dictionary(references)
-                entries[(position, kernel)] = (self.generators.query.fold_output(keys), values)
+        for kernel, position in self._pairs(chosen):
+            references = pool_tokens(tokens[position], self.backbone.grid, kernel).flatten(0, 1).unsqueeze(0)
+            keys, values = self.generators.dictionary(references)
+            entries[(position, kernel)] = (self.generators.query.fold_output(keys), values)
         return Dictionary(settings=chosen, entries=entries, text=self.prompts.embeddings(self.backbone, category))
 
-    def predict(self, images: Tensor, references: Dictionary, category: str) -> AnomalyPrediction:
-        """Anomaly map (B, 1, H, W) (and before smoothing), image score, and its parts ``map`` (map maximum) and
-        ``text`` (CLIP)."""
-        settings, grid, batch = references.settings, self.backbone.grid, images.shape[0]
-        features = self.backbone(images, embedding=True)
+    def encode_queries(self, images: Tensor) -> DictASQueries:
+        """The backbone pass of a query batch; g_V, pooling and g_Q's hidden map follow once per layers and scales
+        read (``lookup_inputs``), whatever the number of dictionaries the batch is scored against."""
+        return DictASQueries(self.backbone(images, embedding=True), images.shape[-1])
+
+    def lookup_inputs(self, queries: DictASQueries, settings: InferenceSettings) -> tuple[Tensor, Tensor]:
+        """(pooled g_V tokens, g_Q hidden map), each (scales x layers x B, N, C), computed on first use and kept
+        in ``queries`` for every later dictionary read with the same layers and scales."""
         positions = self._positions(settings)
-        # One generator call for all layers (g_V) and for all layers and scales (g_Q): bigger, fewer products.
-        query = self.generators.value(torch.cat([features.patch_tokens[p] for p in positions]))
-        pooled = torch.cat([pool_tokens(query, grid, kernel) for kernel in settings.scales])
-        matched = self.generators.query.hidden(pooled)  # g_Q's output map is folded into the keys
+        key = (tuple(positions), tuple(settings.scales or ()))
+        if key not in queries.lookup_inputs:
+            grid = self.backbone.grid
+            # One generator call for all layers (g_V) and for all layers and scales (g_Q): bigger, fewer products.
+            query = self.generators.value(torch.cat([queries.features.patch_tokens[p] for p in positions]))
+            pooled = torch.cat([pool_tokens(query, grid, kernel) for kernel in key[1]])
+            queries.lookup_inputs[key] = (pooled, self.generators.query.hidden(pooled))  # g_Q's output map: keys
+        return queries.lookup_inputs[key]
+
+    def score(self, queries: DictASQueries, references: Dictionary, category: str) -> AnomalyPrediction:
+        """Anomaly map (B, 1, H, W) (and before smoothing), image score, and its parts ``map`` (map maximum) and
+        ``text`` (CLIP), of encoded queries against one dictionary."""
+        settings, grid = references.settings, self.backbone.grid
+        batch = queries.features.patch_tokens[0].shape[0]
+        pooled, matched = self.lookup_inputs(queries, settings)
         distances = []
-        for index, (kernel, position) in enumerate(itertools.product(settings.scales, positions)):
+        for index, (kernel, position) in enumerate(self._pairs(settings)):
             rows = slice(index * batch, (index + 1) * batch)
             keys, values = references.entries[(position, kernel)]
             retrieved = lookup(matched[rows], keys, values, self.lookup, self.sparsemax_topk)
             distances.append(cosine_distance(pooled[rows], retrieved) / 2)
         patch_scores = torch.stack(distances).mean(dim=0).unflatten(1, grid)
-        unsmoothed = upsample(patch_scores, images.shape[-1], align_corners=True)
+        unsmoothed = upsample(patch_scores, queries.image_size, align_corners=True)
         anomaly_map = gaussian_smooth(unsmoothed, settings.sigma)
         map_score = anomaly_map.flatten(1).amax(dim=1)
-        assert features.embedding is not None
-        text_score = (100 * features.embedding.float() @ references.text.float().T).softmax(dim=-1)[:, 1]
-        score = settings.alpha * text_score + (1 - settings.alpha) * map_score
+        embedding = queries.features.embedding
+        assert embedding is not None
+        text_score = (100 * embedding.float() @ references.text.float().T).softmax(dim=-1)[:, 1]
+        fused = settings.alpha * text_score + (1 - settings.alpha) * map_score
         parts = {"map": map_score, "text": text_score}
-        return AnomalyPrediction(score=score, anomaly_map=anomaly_map, parts=parts, unsmoothed_map=unsmoothed)
+        return AnomalyPrediction(score=fused, anomaly_map=anomaly_map, parts=parts, unsmoothed_map=unsmoothed)
+
+    def _pairs(self, settings: InferenceSettings) -> list[tuple[int, int]]:
+        """(pooling kernel, layer position) of every map term, in the order of the rows of ``lookup_inputs``."""
+        assert settings.scales is not None
+        return list(itertools.product(settings.scales, self._positions(settings)))
 
     def _positions(self, settings: InferenceSettings) -> list[int]:
         assert settings.layers is not None

@@ -39,6 +39,16 @@ class PromptFeatures:
 
 
 @dataclass
+class QueryFeatures:
+    """A query batch encoded once, whatever the number of prompt sets it is scored against: (B, L, N, C)
+    normalised patch tokens, (B, D) raw image embeddings, and the input side in pixels."""
+
+    tokens: Tensor
+    embeddings: Tensor
+    image_size: int
+
+
+@dataclass
 class InCTRLScores:
     """score: (B,) final score; image: s_i, the image-residual score (second loss term); text: s_a; holistic: phi;
     patch_max: s_p; residual_map: (B, N) patch residuals. All probabilities or residuals in [0, 1]."""
@@ -117,7 +127,7 @@ class InCTRLModel(FewShotModel):
         )
 
     # ----- scoring ---------------------------------------------------------------------------------------------
-    def score(
+    def score_features(
         self, tokens: Tensor, embeddings: Tensor, prompts: PromptFeatures, batch_statistics: bool = False
     ) -> InCTRLScores:
         """Score encoded queries against prompts; each row depends only on its own query and prompts unless
@@ -147,15 +157,20 @@ class InCTRLModel(FewShotModel):
             embeddings=embeddings[batch:].unflatten(0, (batch, shots)),
             text=self.text(categories),
         )
-        return self.score(tokens[:batch], embeddings[:batch], prompts, batch_statistics)
+        return self.score_features(tokens[:batch], embeddings[:batch], prompts, batch_statistics)
 
-    def predict(self, images: Tensor, references: PromptFeatures, category: str) -> AnomalyPrediction:
+    def encode_queries(self, images: Tensor) -> QueryFeatures:
+        """The reference-independent part of scoring a query batch: its tokens and embeddings."""
         tokens, embeddings = self.encode(images)
-        scores = self.score(tokens, embeddings, references)
+        return QueryFeatures(tokens, embeddings, images.shape[-1])
+
+    def score(self, queries: QueryFeatures, references: PromptFeatures, category: str) -> AnomalyPrediction:
+        """Encoded queries against one category's prompts: the score, its parts, and the residual map upsampled."""
+        scores = self.score_features(queries.tokens, queries.embeddings, references)
         patch_scores = scores.residual_map.unflatten(1, self.backbone.grid)
         return AnomalyPrediction(
             score=scores.score,
-            anomaly_map=upsample_and_smooth(patch_scores, images.shape[-1], self.sigma),
+            anomaly_map=upsample_and_smooth(patch_scores, queries.image_size, self.sigma),
             parts={
                 "image": scores.image,
                 "text": scores.text,
