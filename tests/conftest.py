@@ -11,10 +11,17 @@ os.environ.setdefault("WANDB_MODE", "disabled")
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
+import torch  # noqa: E402
 
 from gad.data.quickstart import generate_quickstart  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+
+# The tests' models are tiny: a second intra-op thread only adds synchronisation, and on a busy machine its
+# spin-waiting costs several times the work (5x the CPU time of a tiny DictAS forward on 2 loaded cores).
+# OMP_NUM_THREADS, when set, still decides.
+if "OMP_NUM_THREADS" not in os.environ:
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

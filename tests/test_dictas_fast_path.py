@@ -14,7 +14,8 @@ from gad.models.dictas.lookup import cosine_distance, lookup
 from gad.models.dictas.pooling import pool_tokens
 from gad.models.dictas.sparsemax import sparsemax_topk
 
-TINY = ClipConfig(model_name="gad-tiny-vit", pretrained=None, layers=[1, 2, 3, 4])
+SIZE = 56  # a 7x7 grid (the tiny CLIP's native 112 px gives 14x14): both paths compared, at a sixteenth of the lookup
+TINY = ClipConfig(model_name="gad-tiny-vit", pretrained=None, layers=[1, 2, 3, 4], image_size=SIZE)
 
 
 def reference_map(model: DictASModel, images: torch.Tensor, references: torch.Tensor, category: str) -> torch.Tensor:
@@ -45,8 +46,8 @@ def test_fast_inference_matches_the_reference_path(sharpness: float, monkeypatch
         model.generators.key.fc3.weight.mul_(sharpness)
     generator = torch.Generator().manual_seed(1)
     references, queries = (
-        torch.rand(3, 3, 112, 112, generator=generator),
-        torch.rand(4, 3, 112, 112, generator=generator),
+        torch.rand(3, 3, SIZE, SIZE, generator=generator),
+        torch.rand(4, 3, SIZE, SIZE, generator=generator),
     )
     exact_rows = []
 
