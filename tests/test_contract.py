@@ -175,7 +175,7 @@ def test_manifests_are_written_and_announced_once(
     quickstart_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     said: list[str] = []
-    monkeypatch.setattr(base, "rank_zero_info", said.append)
+    monkeypatch.setattr(base, "say", said.append)
     fit = trainer(tmp_path, max_epochs=3, limit_train_batches=1, limit_val_batches=1, num_sanity_val_steps=0)
     fit.fit(PatchResidual(TINY), datamodule=data(quickstart_root))
     assert len([line for line in said if "references of" in line]) == 1
