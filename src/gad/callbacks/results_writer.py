@@ -99,9 +99,10 @@ class ResultsWriter(pl.Callback):
         datamodule = getattr(trainer, "datamodule", None)
         if dataset in self.thresholds or self.calibration < 1 or not isinstance(datamodule, FewShotDataModule):
             return
-        self.thresholds[dataset] = calibrate(
-            pl_module, datamodule, "test", index, self.calibration, self.image_fpr, self.pixel_fpr
-        )
+        with trainer.precision_plugin.test_step_context():  # scored in the test images' precision (bf16, 16-mixed)
+            self.thresholds[dataset] = calibrate(
+                pl_module, datamodule, "test", index, self.calibration, self.image_fpr, self.pixel_fpr
+            )
 
     def on_validation_batch_end(
         self,
