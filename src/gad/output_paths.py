@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -24,6 +25,12 @@ def check_writable(path: str | Path, option: str, kind: Literal["folder", "file"
     target = path if path.exists() else existing
     if not os.access(target, os.W_OK | (os.X_OK if target.is_dir() else 0)):
         raise ConfigError(f"{option} {path}: {target} is not writable.")
+
+
+def plain_name(text: str, keep: str = "_-") -> str:
+    """``text`` as one file or folder name: letters, digits and the characters of ``keep``, any other run as ``-``
+    (so never ``/``, ``..`` or empty); names from data (categories, datasets) must not become paths."""
+    return re.sub(rf"[^A-Za-z0-9{re.escape(keep)}]+", "-", text).strip("-") or "x"
 
 
 def _what(path: Path) -> str:

@@ -8,7 +8,6 @@ published lists (``gad.data.reference_formats`` reads every accepted format).
 from __future__ import annotations
 
 import json
-import re
 import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -17,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from gad.errors import GadError
-from gad.output_paths import write_atomic
+from gad.output_paths import plain_name, write_atomic
 
 MANIFEST_VERSION = 2
 # Leading bytes of files that are not text: torch.save's zip archive and a raw pickle stream.
@@ -92,8 +91,7 @@ class ReferenceSet:
     def file_name(self) -> str:
         """``references_<dataset>_k<K>_seed<S>.json`` (``..._manifest.json`` for a set read from a list)."""
         draw = f"seed{self.seed}" if self.seed is not None else "manifest"
-        dataset = re.sub(r"[^A-Za-z0-9_-]+", "-", self.dataset)  # a name from a config or the API: never a path
-        return f"references_{dataset}_k{self.shots}_{draw}.json"
+        return f"references_{plain_name(self.dataset)}_k{self.shots}_{draw}.json"  # a config's name: never a path
 
     def save(self, path: str | Path) -> Path:
         """Written with the absolute dataset root, so that the manifest works from any working directory."""

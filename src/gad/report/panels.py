@@ -5,12 +5,12 @@ Drawn with OpenCV, not matplotlib: a few milliseconds per image, so that a repor
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from gad.output_paths import plain_name
 from gad.overlay import heatmap_overlay, jet_colours
 from gad.report.records import ImageRecord
 
@@ -81,9 +81,9 @@ def render_panel(
 def panel_name(record: ImageRecord) -> str:
     """``<category>_<defect>_<stem>_<score>``: category, defect and score in the name, so that images of the same
     name in two defect folders never collide (callers still make names unique)."""
-    return "_".join(_safe(part) for part in (record.category, record.defect, Path(record.path).stem)) + (
-        f"_s{record.score:.4f}"
-    )
+    return "_".join(
+        plain_name(part, keep=".-") for part in (record.category, record.defect, Path(record.path).stem)
+    ) + (f"_s{record.score:.4f}")
 
 
 def _tile(array: np.ndarray, interpolation: int) -> np.ndarray:
@@ -146,7 +146,3 @@ def _text(canvas: np.ndarray, text: str, origin: tuple[int, int], scale: float, 
 def _short_path(path: str) -> str:
     parts = Path(path).parts
     return "/".join(parts[-3:]) if len(parts) > 3 else path
-
-
-def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9.-]+", "-", text).strip("-") or "x"

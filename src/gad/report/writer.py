@@ -8,7 +8,6 @@ them, ``curves/<dataset>/<category>.png`` (ROC | PR | score histogram).
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import numpy as np
 from gad.errors import GadError
 from gad.inference.threshold import Thresholds, confusion_at_threshold
 from gad.metrics.anomaly_metrics import MEAN
-from gad.output_paths import write_atomic
+from gad.output_paths import plain_name, write_atomic
 from gad.report.html import render_html
 from gad.report.panels import panel_name, render_panel
 from gad.report.plots import image_curves, plot_category
@@ -179,7 +178,7 @@ def _unique(name: str, used: set[str]) -> str:
 
 def _folder_name(text: str, used: set[str]) -> str:
     """Letters, digits, ``-`` and ``_`` only (no dots, so never ``..``), distinct among ``used``."""
-    return _unique(re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-") or "x", used)
+    return _unique(plain_name(text), used)
 
 
 def _write_image(path: Path, rgb: np.ndarray, options: list[int] | None = None) -> None:
