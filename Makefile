@@ -33,7 +33,7 @@ lint: install
 test: install
 	$(BIN)/python -m pytest
 
-# The inner loop: everything but the slow, multi-process and notebook tests (under a minute on 2 cores).
+# The inner loop: everything but the slow, multi-process and notebook tests (about a minute on 2 quiet cores; torch on one thread).
 test-fast: install
 	$(BIN)/python -m pytest -m "not slow and not ddp and not notebook"
 
